@@ -1,0 +1,57 @@
+/**
+ * The kcm error family: every failure a user can cause or meet carries the
+ * exit code kcm ends with and, where useful, a hint on what to do next.
+ * `main.ts` prints these as one `kcm: error: ...` line; anything else that
+ * escapes is a bug and is shown as an internal error.
+ */
+
+/** Options shared by every {@linkcode KcmError}. */
+export interface KcmErrorOptions {
+  /** The error this one wraps. */
+  cause?: unknown;
+  /** One sentence on what to do next, printed as `hint: ...`. */
+  hint?: string;
+}
+
+/** Base class: a failure with a message meant for the operator. */
+export class KcmError extends Error {
+  /** Process exit status this error maps to. */
+  readonly exitCode: number;
+  /** What to do next, if kcm knows. */
+  readonly hint: string | undefined;
+
+  constructor(message: string, exitCode = 1, options: KcmErrorOptions = {}) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad command line: exit 2, and `main.ts` prints the usage section too. */
+export class UsageError extends KcmError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
+/** The config directory is missing, malformed or cannot be written. */
+export class ConfigError extends KcmError {}
+
+/** The config lock could not be taken within `KCM_LOCK_TIMEOUT`. */
+export class LockTimeoutError extends KcmError {}
+
+/** `/proc` (or `KCM_PROC_FS`) could not be read. */
+export class ProcfsError extends KcmError {}
+
+/** `/sys` (or `KCM_SYS_FS`) could not be read or made no sense. */
+export class SysfsError extends KcmError {}
+
+/** `sched_setaffinity`/`sched_getaffinity` failed. */
+export class AffinityError extends KcmError {}
+
+/** A pool has no free cpu list, or there are too few cores for a layout. */
+export class ResourceError extends KcmError {}
+
+/** A command cannot be run: 126 (not executable) or 127 (not found). */
+export class SpawnError extends KcmError {}

@@ -1,0 +1,83 @@
+/**
+ * The help screen. Every line of the seed's usage block appears here
+ * verbatim and in order (typos included: the usage screen is the
+ * contract); kcm's additions come after the seed's lines of each section.
+ */
+
+/** `kcm --version` prints `KCM ` and this. */
+export const VERSION = "0.2.0";
+
+const SEED_USAGE = `kcm.
+
+Usage:
+  kcm (-h | --help)
+  kcm --version
+  kcm cluster-init (--host-list=<list>|--all-hosts) [--kcm-cmd-list=<list>]
+                   [--kcm-img=<img>] [--kcm-img-pol=<pol>] [--conf-dir=<dir>]
+                   [--install-dir=<dir>] [--num-dp-cores=<num>]
+                   [--num-cp-cores=<num>]
+  kcm init [--conf-dir=<dir>] [--num-dp-cores=<num>] [--num-cp-cores=<num>]
+  kcm discover [--conf-dir=<dir>]
+  kcm describe [--conf-dir=<dir>]
+  kcm reconcile [--conf-dir=<dir>] [--publish] [--interval=<seconds>]
+  kcm isolate [--conf-dir=<dir>] --pool=<pool> <command> [-- <args> ...]
+  kcm install [--install-dir=<dir>]
+  kcm node-report [--conf-dir=<dir>] [--publish] [--interval=<seconds>]`;
+
+const SEED_OPTIONS = `Options:
+  -h --help             Show this screen.
+  --version             Show version.
+  --host-list=<list>    Comma seperated list of Kubernetes nodes to prepare
+                        for KCM software.
+  --all-hosts           Prepare all Kubernetes nodes for the KCM software.
+  --kcm-cmd-list=<list> Comma seperated list of KCM sub-commands to run on
+                        each host
+                        [default: init,reconcile,install,discover,nodereport].
+  --kcm-img=<img>       KCM Docker image [default: kcm].
+  --kcm-img-pol=<pol>   Image pull policy for the KCM Docker image
+                        [default: Never].
+  --conf-dir=<dir>      KCM configuration directory [default: /etc/kcm].
+  --install-dir=<dir>   KCM install directory [default: /opt/bin].
+  --interval=<seconds>  Number of seconds to wait between rerunning.
+                        If set to 0, will only run once. [default: 0]
+  --num-dp-cores=<num>  Number of data plane cores [default: 4].
+  --num-cp-cores=<num>  Number of control plane cores [default: 1].
+  --pool=<pool>         Pool name: either infra, controlplane or dataplane.
+  --publish             Whether to publish reports to the Kubernetes
+                        API server.`;
+
+const EXTRA_USAGE = `
+  kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool> <command>
+              [-- <args> ...]
+  kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>]`;
+
+const EXTRA_OPTIONS = `
+  --no-affinity         Record the allocation and set KCM_CPUS_ASSIGNED
+                        without pinning the command (isolate).
+  --timeout=<seconds>   How long cluster-init waits for its pods
+                        [default: 600].
+  --namespace=<ns>      Namespace for cluster-init's pods and DaemonSet
+                        [default: the one kcm runs in, else default].
+
+Environment:
+  KCM_LOG_LEVEL         CRITICAL, ERROR, WARNING, INFO or DEBUG
+                        [default: INFO].
+  KCM_LOCK_TIMEOUT      Seconds to wait for the config lock [default: 30].
+  KCM_PROC_FS           procfs to read pids and affinity from
+                        [default: /proc].
+  KCM_SYS_FS            sysfs to read the CPU topology from [default: /sys].
+  NODE_NAME             Kubernetes node name [default: the host name].
+
+Exit status: 0 on success, 1 on a runtime error, 2 on a usage error;
+isolate exits with its command's status (128+N if killed by signal N).`;
+
+/** The whole help screen, without a trailing newline. */
+export const HELP = `${SEED_USAGE}${EXTRA_USAGE}
+
+${SEED_OPTIONS}${EXTRA_OPTIONS}`;
+
+/** The `Usage:` section alone, printed after a usage error. */
+export const USAGE_SECTION = HELP.slice(
+  HELP.indexOf("Usage:"),
+  HELP.indexOf("\n\nOptions:"),
+);
