@@ -52,9 +52,8 @@ function sortKeys(value: JsonValue): JsonValue {
  */
 export function formatJson(value: JsonValue): string {
   const text = JSON.stringify(sortKeys(value), null, 2);
-  // deno-lint-ignore no-control-regex
   return text.replace(
-    /[^\x00-\x7f]/g,
+    /[\u0080-\uffff]/g,
     (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
   ) + "\n";
 }
