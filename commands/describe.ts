@@ -1,15 +1,32 @@
-/** Placeholder until this subcommand is built. */
+/** `kcm describe`: print the config directory as JSON, under a shared lock. */
 
-import type { Invocation } from "../core/command.ts";
-import { KcmError } from "../core/errors.ts";
+import { type Invocation, stringOption } from "../core/command.ts";
+import { readConfig, withConfigLock } from "../core/config_dir.ts";
+import { describeConfig } from "../core/describe.ts";
 import type { Host } from "../core/host.ts";
+import { formatJson } from "../core/json.ts";
 
-/** Accepts any invocation. */
-export function parse(invocation: Invocation): Invocation {
-  return invocation;
+/** Options of `kcm describe`. */
+export interface DescribeOptions {
+  readonly confDir: string;
 }
 
-/** Fails: not built yet. */
-export function run(_options: Invocation, _host: Host): Promise<number> {
-  return Promise.reject(new KcmError("describe: not implemented yet"));
+/** Validates `describe`'s flags. */
+export function parse(invocation: Invocation): DescribeOptions {
+  return { confDir: stringOption(invocation, "conf-dir") };
+}
+
+/** Runs `kcm describe`. */
+export async function run(
+  options: DescribeOptions,
+  host: Host,
+): Promise<number> {
+  const state = await withConfigLock(
+    options.confDir,
+    false,
+    { timeoutMs: host.lockTimeoutMs },
+    () => readConfig(options.confDir),
+  );
+  await host.write(formatJson(describeConfig(state)));
+  return 0;
 }

@@ -1,15 +1,75 @@
-/** Placeholder until this subcommand is built. */
+/**
+ * `kcm init`: discover the CPU topology and write a config directory with
+ * the pools `dataplane` (exclusive), `controlplane` and `infra` (shared).
+ * All or nothing: the layout is planned and checked before anything is
+ * written, and the directory appears by rename.
+ */
 
-import type { Invocation } from "../core/command.ts";
-import { KcmError } from "../core/errors.ts";
+import { join } from "node:path";
+import { parseCount } from "../core/cli.ts";
+import { type Invocation, stringOption } from "../core/command.ts";
+import { createConfigDir } from "../core/config_dir.ts";
 import type { Host } from "../core/host.ts";
+import { planLayout } from "../core/layout.ts";
+import { readTopology } from "../core/sysfs.ts";
 
-/** Accepts any invocation. */
-export function parse(invocation: Invocation): Invocation {
-  return invocation;
+/** Options of `kcm init`. */
+export interface InitOptions {
+  readonly confDir: string;
+  readonly dataplaneCores: number;
+  readonly controlplaneCores: number;
 }
 
-/** Fails: not built yet. */
-export function run(_options: Invocation, _host: Host): Promise<number> {
-  return Promise.reject(new KcmError("init: not implemented yet"));
+/** Validates `init`'s flags. */
+export function parse(invocation: Invocation): InitOptions {
+  return {
+    confDir: stringOption(invocation, "conf-dir"),
+    dataplaneCores: parseCount(
+      "num-dp-cores",
+      stringOption(invocation, "num-dp-cores"),
+    ),
+    controlplaneCores: parseCount(
+      "num-cp-cores",
+      stringOption(invocation, "num-cp-cores"),
+    ),
+  };
+}
+
+/** Warns when the node has no free hugepages (DPDK needs them). */
+async function checkHugepages(host: Host): Promise<void> {
+  const file = join(host.procRoot, "meminfo");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch {
+    host.log.warning(`Cannot read ${file}: hugepages not checked`);
+    return;
+  }
+  const line = text.split("\n").find((l) => l.startsWith("HugePages_Free"));
+  if (line !== undefined && Number(line.split(":")[1]?.trim()) === 0) {
+    host.log.warning("No hugepages are free");
+  }
+}
+
+/** Runs `kcm init`. */
+export async function run(options: InitOptions, host: Host): Promise<number> {
+  await checkHugepages(host);
+  const topology = await readTopology(host.sysRoot);
+  const layout = planLayout(topology, {
+    dataplane: options.dataplaneCores,
+    controlplane: options.controlplaneCores,
+  });
+  host.log.info(`Writing config to ${options.confDir}.`);
+  host.log.info(`Requested data plane cores = ${options.dataplaneCores}.`);
+  host.log.info(
+    `Requested control plane cores = ${options.controlplaneCores}.`,
+  );
+  await createConfigDir(options.confDir, layout);
+  for (const pool of layout) {
+    host.log.info(`Adding ${pool.name} pool.`);
+    for (const list of pool.cpuLists) {
+      host.log.info(`Adding ${list} cpus to the ${pool.name} pool.`);
+    }
+  }
+  return 0;
 }

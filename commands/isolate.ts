@@ -1,15 +1,136 @@
-/** Placeholder until this subcommand is built. */
+/**
+ * `kcm isolate`: claim a cpu list of a pool, pin to it, run a command on
+ * it, and give the list back when the command ends.
+ *
+ * Steps:
+ * 1. Under the exclusive lock: find the pool, choose a list (the first
+ *    free one in name order for an exclusive pool, a random one for a
+ *    shared pool) and append kcm's pid to its tasks.
+ * 2. Pin every thread of kcm to the list (unless `--no-affinity`), so the
+ *    child inherits the mask whichever thread spawns it.
+ * 3. Run the command as an argv with `KCM_CPUS_ASSIGNED=<list>`, forwarding
+ *    signals, and wait.
+ * 4. Under the lock again: remove the pid. Exit with the child's status.
+ *
+ * This module is isolate's whole start-up path: it imports nothing of the
+ * Kubernetes client or YAML.
+ */
 
-import type { Invocation } from "../core/command.ts";
-import { KcmError } from "../core/errors.ts";
+import { UsageError } from "../core/errors.ts";
+import { type Invocation, stringOption } from "../core/command.ts";
+import {
+  addTask,
+  type PoolState,
+  readPool,
+  removeTask,
+  withConfigLock,
+} from "../core/config_dir.ts";
+import { parseCpuList } from "../core/cpuset.ts";
+import { ConfigError, ResourceError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
+import { readSelfPid } from "../core/procfs.ts";
+import { SignalRelay, startChild } from "../core/process.ts";
 
-/** Accepts any invocation. */
-export function parse(invocation: Invocation): Invocation {
-  return invocation;
+/** Options of `kcm isolate`. */
+export interface IsolateOptions {
+  readonly confDir: string;
+  readonly pool: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly noAffinity: boolean;
 }
 
-/** Fails: not built yet. */
-export function run(_options: Invocation, _host: Host): Promise<number> {
-  return Promise.reject(new KcmError("isolate: not implemented yet"));
+/** Validates `isolate`'s flags. */
+export function parse(invocation: Invocation): IsolateOptions {
+  const pool = stringOption(invocation, "pool");
+  if (pool === "") throw new UsageError("isolate needs --pool=<pool>");
+  return {
+    confDir: stringOption(invocation, "conf-dir"),
+    pool,
+    command: invocation.positionals[0]!,
+    args: invocation.rest ?? [],
+    noAffinity: invocation.options["no-affinity"] === true,
+  };
+}
+
+/**
+ * Chooses a cpu list (SPEC §4 step 3); undefined when an exclusive pool
+ * has none free. `random` returns a number in [0, 1).
+ */
+export function chooseCpuList(
+  pool: PoolState,
+  random: () => number,
+): string | undefined {
+  if (pool.exclusive) {
+    return pool.cpuLists.find((list) => list.tasks.length === 0)?.name;
+  }
+  if (pool.cpuLists.length === 0) return undefined;
+  return pool.cpuLists[Math.floor(random() * pool.cpuLists.length)]!.name;
+}
+
+async function claim(
+  options: IsolateOptions,
+  pid: number,
+): Promise<string> {
+  const pool = await readPool(options.confDir, options.pool);
+  if (pool === undefined) {
+    throw new ConfigError(`Requested pool ${options.pool} does not exist`);
+  }
+  const list = chooseCpuList(pool, Math.random);
+  if (list === undefined) {
+    const taken = pool.cpuLists.filter((l) => l.tasks.length > 0).length;
+    throw new ResourceError(
+      `No free cpu lists in pool ${options.pool} (${pool.cpuLists.length} lists, ${taken} taken)`,
+      1,
+      pool.cpuLists.length > 0
+        ? {
+          hint: "run `kcm reconcile` if a task died without releasing its list",
+        }
+        : {},
+    );
+  }
+  await addTask(options.confDir, options.pool, list, pid);
+  return list;
+}
+
+/** Runs `kcm isolate`. */
+export async function run(
+  options: IsolateOptions,
+  host: Host,
+): Promise<number> {
+  const lock = { timeoutMs: host.lockTimeoutMs };
+  const pid = await readSelfPid(host.procRoot);
+  using relay = new SignalRelay();
+  const list = await withConfigLock(
+    options.confDir,
+    true,
+    lock,
+    () => claim(options, pid),
+  );
+  try {
+    if (!options.noAffinity) {
+      const { pinProcess } = await import("../core/affinity.ts");
+      const cpus = parseCpuList(list);
+      host.log.debug(`Setting affinity to ${cpus}`);
+      await pinProcess(cpus);
+    }
+    if (relay.caughtEarly !== undefined) {
+      host.log.warning(
+        `Caught ${relay.caughtEarly} before starting ${options.command}; not starting it`,
+      );
+      return relay.earlyExitCode();
+    }
+    return await relay.supervise(startChild({
+      command: options.command,
+      args: options.args,
+      env: { KCM_CPUS_ASSIGNED: list },
+    }));
+  } finally {
+    await withConfigLock(
+      options.confDir,
+      true,
+      lock,
+      () => removeTask(options.confDir, options.pool, list, pid),
+    );
+  }
 }

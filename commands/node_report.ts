@@ -1,15 +1,138 @@
-/** Placeholder until this subcommand is built. */
+/**
+ * `kcm node-report`: check the node against its config directory and
+ * print the result as JSON; with `--publish` also as a NodeReport object.
+ *
+ * Checks, each with `ok` and `errors`:
+ * - `configDirectory`: the directory reads, and no two cpu lists share CPUs;
+ * - `cpuListsOnline`: every CPU a list names is online;
+ * - `exclusiveCores`: exclusive lists hold whole physical cores;
+ * - `taskAffinity`: every live task runs on exactly its list's CPUs.
+ */
 
-import type { Invocation } from "../core/command.ts";
-import { KcmError } from "../core/errors.ts";
+import { parseCount } from "../core/cli.ts";
+import { type Invocation, stringOption } from "../core/command.ts";
+import {
+  type ConfigState,
+  readConfig,
+  withConfigLock,
+} from "../core/config_dir.ts";
+import { describeConfig } from "../core/describe.ts";
 import type { Host } from "../core/host.ts";
+import { formatJson, type JsonValue } from "../core/json.ts";
+import { observePids } from "../core/procfs.ts";
+import {
+  type CheckResult,
+  checkResult,
+  findAffinityDrift,
+  findOfflineCpus,
+  findOverlaps,
+  findSplitCores,
+  nodeReport,
+  recordedPids,
+} from "../core/reports.ts";
+import { repeatEvery } from "../core/repeat.ts";
+import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
 
-/** Accepts any invocation. */
-export function parse(invocation: Invocation): Invocation {
-  return invocation;
+/** Options of `kcm node-report`. */
+export interface NodeReportOptions {
+  readonly confDir: string;
+  readonly publish: boolean;
+  readonly intervalSeconds: number;
 }
 
-/** Fails: not built yet. */
-export function run(_options: Invocation, _host: Host): Promise<number> {
-  return Promise.reject(new KcmError("node-report: not implemented yet"));
+/** Validates `node-report`'s flags. */
+export function parse(invocation: Invocation): NodeReportOptions {
+  return {
+    confDir: stringOption(invocation, "conf-dir"),
+    publish: invocation.options.publish === true,
+    intervalSeconds: parseCount(
+      "interval",
+      stringOption(invocation, "interval"),
+    ),
+  };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function guarded(
+  work: () => Promise<string[]> | string[],
+): Promise<CheckResult> {
+  try {
+    return checkResult(await work());
+  } catch (error) {
+    return checkResult([message(error)]);
+  }
+}
+
+/** Builds one node report. */
+export async function buildNodeReport(
+  confDir: string,
+  host: Pick<Host, "procRoot" | "sysRoot" | "lockTimeoutMs">,
+): Promise<JsonValue> {
+  // Lock failures (no config dir, timeout) are fatal, as in the reference;
+  // a config that cannot be parsed is a failed check instead.
+  const read = await withConfigLock(
+    confDir,
+    false,
+    { timeoutMs: host.lockTimeoutMs },
+    async (): Promise<ConfigState | Error> => {
+      try {
+        return await readConfig(confDir);
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    },
+  );
+  if (read instanceof Error) {
+    const skipped = checkResult([
+      "Skipped: the config directory could not be read",
+    ]);
+    return nodeReport({
+      description: null,
+      checks: {
+        configDirectory: checkResult([read.message]),
+        cpuListsOnline: skipped,
+        exclusiveCores: skipped,
+        taskAffinity: skipped,
+      },
+    });
+  }
+  const state = read;
+  const [configDirectory, cpuListsOnline, exclusiveCores, taskAffinity] =
+    await Promise.all([
+      guarded(() => findOverlaps(state)),
+      guarded(async () =>
+        findOfflineCpus(state, await readOnlineCpus(host.sysRoot))
+      ),
+      guarded(async () => {
+        const topology = await readTopology(host.sysRoot);
+        return findSplitCores(state, (cpu) => topology.coreOf(cpu)?.cpus);
+      }),
+      guarded(async () =>
+        findAffinityDrift(
+          state,
+          await observePids(host.procRoot, recordedPids(state)),
+        )
+      ),
+    ]);
+  return nodeReport({
+    description: describeConfig(state),
+    checks: { configDirectory, cpuListsOnline, exclusiveCores, taskAffinity },
+  });
+}
+
+/** Runs `kcm node-report`. */
+export function run(options: NodeReportOptions, host: Host): Promise<number> {
+  return repeatEvery(options.intervalSeconds, host, "node report", async () => {
+    const report = await buildNodeReport(options.confDir, host);
+    await host.write(formatJson(report));
+    if (options.publish) {
+      const { publishReport } = await import("../core/k8s/reports.ts");
+      await publishReport(host, "NodeReport", report, {
+        loop: options.intervalSeconds > 0,
+      });
+    }
+  });
 }

@@ -1,15 +1,107 @@
-/** Placeholder until this subcommand is built. */
+/**
+ * `kcm reconcile`: find recorded pids that no longer run, give their cpu
+ * lists back, and report them (and live tasks whose CPU mask drifted) as
+ * JSON; with `--publish` also as a ReconcileReport object.
+ */
 
-import type { Invocation } from "../core/command.ts";
-import { KcmError } from "../core/errors.ts";
+import { parseCount } from "../core/cli.ts";
+import { type Invocation, stringOption } from "../core/command.ts";
+import {
+  readConfig,
+  readTasks,
+  removeStaleTemps,
+  withConfigLock,
+  writeTasks,
+} from "../core/config_dir.ts";
 import type { Host } from "../core/host.ts";
+import { formatJson, type JsonValue } from "../core/json.ts";
+import { observePids } from "../core/procfs.ts";
+import { planReconcile, recordedPids } from "../core/reports.ts";
+import { repeatEvery } from "../core/repeat.ts";
 
-/** Accepts any invocation. */
-export function parse(invocation: Invocation): Invocation {
-  return invocation;
+/** Options of `kcm reconcile`. */
+export interface ReconcileOptions {
+  readonly confDir: string;
+  readonly publish: boolean;
+  readonly intervalSeconds: number;
 }
 
-/** Fails: not built yet. */
-export function run(_options: Invocation, _host: Host): Promise<number> {
-  return Promise.reject(new KcmError("reconcile: not implemented yet"));
+/** Validates `reconcile`'s flags. */
+export function parse(invocation: Invocation): ReconcileOptions {
+  return {
+    confDir: stringOption(invocation, "conf-dir"),
+    publish: invocation.options.publish === true,
+    intervalSeconds: parseCount(
+      "interval",
+      stringOption(invocation, "interval"),
+    ),
+  };
+}
+
+/**
+ * One reconciliation under the exclusive lock: observe every recorded pid,
+ * drop the dead ones from their tasks files, return the report.
+ */
+export function reconcileOnce(
+  confDir: string,
+  host: Pick<Host, "procRoot" | "lockTimeoutMs" | "log">,
+): Promise<JsonValue> {
+  return withConfigLock(
+    confDir,
+    true,
+    { timeoutMs: host.lockTimeoutMs },
+    async () => {
+      const state = await readConfig(confDir);
+      for (const path of await removeStaleTemps(confDir, state)) {
+        host.log.info(
+          `Removed a temporary file left by a killed writer: ${path}`,
+        );
+      }
+      const observed = await observePids(host.procRoot, recordedPids(state));
+      const plan = planReconcile(state, observed);
+      const byList = new Map<
+        string,
+        { pool: string; cpus: string; dead: Set<number> }
+      >();
+      for (const task of plan.reclaimed) {
+        const key = `${task.pool}\0${task.cpus}`;
+        const entry = byList.get(key) ??
+          { pool: task.pool, cpus: task.cpus, dead: new Set<number>() };
+        entry.dead.add(task.pid);
+        byList.set(key, entry);
+      }
+      for (const { pool, cpus, dead } of byList.values()) {
+        const tasks = await readTasks(confDir, pool, cpus);
+        await writeTasks(
+          confDir,
+          pool,
+          cpus,
+          tasks.filter((pid) => !dead.has(pid)),
+        );
+        host.log.info(
+          `Reclaimed ${pool}:${cpus} from pids ${[...dead].join(",")}`,
+        );
+      }
+      return plan.report;
+    },
+  );
+}
+
+/** Runs `kcm reconcile`. */
+export function run(options: ReconcileOptions, host: Host): Promise<number> {
+  return repeatEvery(
+    options.intervalSeconds,
+    host,
+    "reconciliation",
+    async () => {
+      const report = await reconcileOnce(options.confDir, host);
+      await host.write(formatJson(report));
+      if (options.publish) {
+        const { publishReport } = await import("../core/k8s/reports.ts");
+        await publishReport(host, "ReconcileReport", report, {
+          loop: options.intervalSeconds > 0,
+        });
+      }
+    },
+  );
 }

@@ -10,7 +10,7 @@ export interface KcmErrorOptions {
   /** The error this one wraps. */
   cause?: unknown;
   /** One sentence on what to do next, printed as `hint: ...`. */
-  hint?: string;
+  hint?: string | undefined;
 }
 
 /** Base class: a failure with a message meant for the operator. */

@@ -1,0 +1,143 @@
+/**
+ * CPU affinity through libc's sched_setaffinity(2) and sched_getaffinity(2)
+ * over Deno FFI. The library is opened on first use, never at import, so
+ * only commands that pin pay for it.
+ *
+ * Side effects: opens libc, changes the CPU mask of this process's threads,
+ * reads `/proc/self/task` (the real procfs: thread ids live in our own pid
+ * namespace).
+ */
+
+import { CpuSet, MAX_CPU_ID } from "./cpuset.ts";
+import { AffinityError } from "./errors.ts";
+
+const SYMBOLS = {
+  sched_setaffinity: {
+    // int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask)
+    parameters: ["i32", "usize", "buffer"],
+    result: "i32",
+  },
+  sched_getaffinity: {
+    // int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t *mask)
+    parameters: ["i32", "usize", "buffer"],
+    result: "i32",
+  },
+  __errno_location: {
+    // int *__errno_location(void)
+    parameters: [],
+    result: "pointer",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let libc: Libc | undefined;
+
+function openLibc(): Libc {
+  if (libc === undefined) {
+    try {
+      libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    } catch (error) {
+      throw new AffinityError(
+        `Cannot open libc.so.6 for sched_setaffinity: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        1,
+        { cause: error, hint: "run with --no-affinity to skip pinning" },
+      );
+    }
+  }
+  return libc;
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  3: "ESRCH",
+  14: "EFAULT",
+  22: "EINVAL",
+};
+
+function lastErrno(lib: Libc): number {
+  const pointer = lib.__errno_location();
+  return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
+}
+
+function check(lib: Libc, rc: number, action: string): void {
+  if (rc === 0) return;
+  const errno = lastErrno(lib);
+  const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  const why = errno === 22
+    ? " (no CPU of the set is online and allowed for kcm)"
+    : errno === 1
+    ? " (not permitted)"
+    : "";
+  throw new AffinityError(`${action} failed: ${name}${why}`);
+}
+
+const MASK_BYTES = (MAX_CPU_ID + 1) / 8;
+
+/** Sets the CPU mask of one thread (`tid` 0 = the calling thread). */
+export function setThreadAffinity(tid: number, cpus: CpuSet): void {
+  const lib = openLibc();
+  const mask = new Uint8Array(MASK_BYTES);
+  for (const cpu of cpus.toArray()) mask[cpu >> 3]! |= 1 << (cpu & 7);
+  check(
+    lib,
+    lib.sched_setaffinity(tid, BigInt(MASK_BYTES), mask),
+    `sched_setaffinity(${tid}, ${cpus})`,
+  );
+}
+
+/** Reads the CPU mask of one thread (`tid` 0 = the calling thread). */
+export function getThreadAffinity(tid: number): CpuSet {
+  const lib = openLibc();
+  const mask = new Uint8Array(MASK_BYTES);
+  check(
+    lib,
+    lib.sched_getaffinity(tid, BigInt(MASK_BYTES), mask),
+    `sched_getaffinity(${tid})`,
+  );
+  const cpus: number[] = [];
+  mask.forEach((byte, index) => {
+    for (let bit = 0; bit < 8; bit++) {
+      if (byte & (1 << bit)) cpus.push(index * 8 + bit);
+    }
+  });
+  return CpuSet.of(cpus);
+}
+
+async function listThreads(): Promise<number[]> {
+  const tids: number[] = [];
+  for await (const entry of Deno.readDir("/proc/self/task")) {
+    tids.push(Number(entry.name));
+  }
+  return tids.sort((a, b) => a - b);
+}
+
+/**
+ * Pins every thread of this process to `cpus`.
+ *
+ * sched_setaffinity(0) changes one thread only, and Deno starts children
+ * from whichever thread runs the spawn, so every thread must carry the
+ * mask a child is to inherit. Threads started later inherit it from their
+ * (pinned) creator; the loop repeats until no new thread shows up. A
+ * thread that exits while we walk the list is skipped.
+ */
+export async function pinProcess(cpus: CpuSet): Promise<void> {
+  const done = new Set<number>();
+  for (let round = 0; round < 10; round++) {
+    const fresh = (await listThreads()).filter((tid) => !done.has(tid));
+    if (fresh.length === 0) return;
+    for (const tid of fresh) {
+      try {
+        setThreadAffinity(tid, cpus);
+      } catch (error) {
+        if (
+          error instanceof AffinityError && error.message.includes("ESRCH")
+        ) continue;
+        throw error;
+      }
+      done.add(tid);
+    }
+  }
+}

@@ -1,0 +1,577 @@
+/**
+ * The kcm config directory (`<conf-dir>/lock`, `pools/<pool>/exclusive`,
+ * `pools/<pool>/<cpulist>/tasks`), read and written exactly as the
+ * reference laid it out, so old and new binaries can share a node.
+ *
+ * Side effects: reads and writes below the directory it is given, takes
+ * `flock(2)` locks on `<conf-dir>/lock`, and reads `/proc/locks` (or the
+ * file given) to name a lock holder. Every write goes through a temporary
+ * file, fsync, rename and an fsync of the directory.
+ */
+
+import { basename, dirname, join, normalize } from "node:path";
+import { parseCpuList } from "./cpuset.ts";
+import { ConfigError, LockTimeoutError } from "./errors.ts";
+
+/** One cpu list: its directory name (verbatim) and the pids in `tasks`. */
+export interface CpuListState {
+  readonly name: string;
+  readonly tasks: readonly number[];
+}
+
+/** One pool and its cpu lists, in name order. */
+export interface PoolState {
+  readonly name: string;
+  readonly exclusive: boolean;
+  readonly cpuLists: readonly CpuListState[];
+}
+
+/** A snapshot of a whole config directory. */
+export interface ConfigState {
+  /** The directory as given, normalised (not made absolute). */
+  readonly path: string;
+  /** Pools in name order. */
+  readonly pools: readonly PoolState[];
+}
+
+/** How the lock is taken. */
+export interface LockOptions {
+  /** Give up after this many milliseconds of waiting. */
+  readonly timeoutMs: number;
+  /** Where to look up the holder's pid; default `/proc/locks`. */
+  readonly locksFile?: string;
+}
+
+/** Name of the lock file inside the config directory. */
+export const LOCK_FILE = "lock";
+const TEMP_MARK = ".kcm-tmp-";
+const INIT_MARK = ".kcm-init-";
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file or directory";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotADirectory) return "not a directory";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The path of a pool's directory. */
+export function poolPath(confDir: string, pool: string): string {
+  return join(confDir, "pools", pool);
+}
+
+/** The path of a cpu list's `tasks` file. */
+export function tasksPath(confDir: string, pool: string, list: string): string {
+  return join(confDir, "pools", pool, list, "tasks");
+}
+
+/**
+ * Parses the text of a `tasks` file: comma-separated pids, empty pieces
+ * skipped, white space around pieces and a trailing newline tolerated.
+ * `file` is only used in the error message.
+ *
+ * @example
+ * ```ts
+ * import { parseTasks } from "./config_dir.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseTasks("1000,1001\n", "tasks"), [1000, 1001]);
+ * ```
+ */
+export function parseTasks(text: string, file: string): number[] {
+  const pids: number[] = [];
+  for (const piece of text.trimEnd().split(",")) {
+    if (piece === "") continue;
+    const trimmed = piece.trim();
+    if (!/^[0-9]{1,10}$/.test(trimmed) || Number(trimmed) === 0) {
+      throw new ConfigError(
+        `Cannot parse tasks file "${file}": "${piece}" is not a pid`,
+      );
+    }
+    pids.push(Number(trimmed));
+  }
+  return pids;
+}
+
+/** Lists the sub-directories of `dir`, sorted by name (code point order). */
+async function listDirectories(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) names.push(entry.name);
+      else if (entry.isSymlink) {
+        const info = await Deno.stat(join(dir, entry.name)).catch(() => null);
+        if (info?.isDirectory) names.push(entry.name);
+      }
+    }
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read config directory "${dir}": ${describeError(error)}`,
+      1,
+      { cause: error, hint: "run `kcm init` to create the config directory" },
+    );
+  }
+  return names.sort(compareNames);
+}
+
+async function readExclusive(confDir: string, pool: string): Promise<boolean> {
+  const file = join(poolPath(confDir, pool), "exclusive");
+  try {
+    const text = await Deno.readTextFile(file);
+    return text.startsWith("1");
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read pool flag "${file}": ${describeError(error)}`,
+      1,
+      { cause: error },
+    );
+  }
+}
+
+/** Reads one cpu list's tasks. */
+export async function readTasks(
+  confDir: string,
+  pool: string,
+  list: string,
+): Promise<number[]> {
+  const file = tasksPath(confDir, pool, list);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read tasks file "${file}": ${describeError(error)}`,
+      1,
+      { cause: error },
+    );
+  }
+  return parseTasks(text, file);
+}
+
+function checkListName(confDir: string, pool: string, list: string): void {
+  try {
+    const cpus = parseCpuList(list);
+    if (cpus.isEmpty()) throw new SyntaxError("it names no CPU");
+  } catch (error) {
+    throw new ConfigError(
+      `Malformed cpu list directory "${join(poolPath(confDir, pool), list)}": ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      1,
+      { cause: error },
+    );
+  }
+}
+
+/** Reads one pool; a missing pool directory gives undefined. */
+export async function readPool(
+  confDir: string,
+  pool: string,
+): Promise<PoolState | undefined> {
+  try {
+    const info = await Deno.stat(poolPath(confDir, pool));
+    if (!info.isDirectory) return undefined;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      // Tell a missing pool apart from a missing config directory.
+      await listDirectories(join(confDir, "pools"));
+      return undefined;
+    }
+    throw new ConfigError(
+      `Cannot read pool "${poolPath(confDir, pool)}": ${describeError(error)}`,
+      1,
+      { cause: error },
+    );
+  }
+  const exclusive = await readExclusive(confDir, pool);
+  const names = await listDirectories(poolPath(confDir, pool));
+  for (const list of names) checkListName(confDir, pool, list);
+  const cpuLists = await Promise.all(
+    names.map(async (name) => ({
+      name,
+      tasks: await readTasks(confDir, pool, name),
+    })),
+  );
+  return { name: pool, exclusive, cpuLists };
+}
+
+/** Reads the whole config directory. Call it under a lock. */
+export async function readConfig(confDir: string): Promise<ConfigState> {
+  const names = await listDirectories(join(confDir, "pools"));
+  const pools: PoolState[] = [];
+  for (const name of names) pools.push((await readPool(confDir, name))!);
+  return { path: normalizeConfPath(confDir), pools };
+}
+
+/** The reference's `os.path.normpath`: collapse `.`, `..`, `//`, trailing `/`. */
+export function normalizeConfPath(confDir: string): string {
+  const path = normalize(confDir);
+  return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+}
+
+// ---------------------------------------------------------------------------
+// Locking
+
+/** A held lock; release it exactly once. */
+export interface HeldLock extends AsyncDisposable {
+  release(): Promise<void>;
+}
+
+async function findLockHolder(
+  lockFile: string,
+  locksFile: string,
+): Promise<string | undefined> {
+  try {
+    const { ino } = await Deno.stat(lockFile);
+    if (ino === null) return undefined;
+    const text = await Deno.readTextFile(locksFile);
+    for (const line of text.split("\n")) {
+      const fields = line.trim().split(/\s+/);
+      // "1: FLOCK  ADVISORY  WRITE 8538 fe:00:9978067 0 EOF"
+      if (fields[1] === "FLOCK" && fields[5]?.endsWith(`:${ino}`)) {
+        return fields[4];
+      }
+    }
+  } catch {
+    // Best effort: the holder is a hint, not a requirement.
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Takes the config lock: `exclusive` on a read-write descriptor for
+ * writers, shared on a read-only one for readers (so a read-only mount
+ * works). Waits at most `timeoutMs`, polling with a growing back-off.
+ */
+export async function lockConfig(
+  confDir: string,
+  exclusive: boolean,
+  options: LockOptions,
+): Promise<HeldLock> {
+  const lockFile = join(confDir, LOCK_FILE);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(lockFile, { read: true, write: exclusive });
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot open lock file "${lockFile}": ${describeError(error)}`,
+      1,
+      {
+        cause: error,
+        hint: error instanceof Deno.errors.NotFound
+          ? "run `kcm init` to create the config directory"
+          : undefined,
+      },
+    );
+  }
+  const deadline = performance.now() + options.timeoutMs;
+  let pause = 1;
+  try {
+    while (!(await file.tryLock(exclusive))) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        const holder = await findLockHolder(
+          lockFile,
+          options.locksFile ?? "/proc/locks",
+        );
+        throw new LockTimeoutError(
+          `Timed out after ${
+            options.timeoutMs / 1000
+          } s waiting for lock "${lockFile}"${
+            holder ? ` (held by pid ${holder})` : ""
+          }`,
+          1,
+          { hint: "raise KCM_LOCK_TIMEOUT or find the process holding it" },
+        );
+      }
+      await sleep(Math.min(pause * (0.5 + Math.random()), left));
+      pause = Math.min(pause * 2, 25);
+    }
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    try {
+      await file.unlock();
+    } finally {
+      file.close();
+    }
+  };
+  return { release, [Symbol.asyncDispose]: release };
+}
+
+/** Runs `fn` while holding the config lock. */
+export async function withConfigLock<T>(
+  confDir: string,
+  exclusive: boolean,
+  options: LockOptions,
+  fn: () => Promise<T>,
+): Promise<T> {
+  await using _lock = await lockConfig(confDir, exclusive, options);
+  return await fn();
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Replaces `path` with `data` atomically: a temporary file beside it,
+ * fsync, rename over the target, fsync of the directory.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string,
+  mode = 0o644,
+): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(
+    dir,
+    `${TEMP_MARK}${basename(path)}.${Deno.pid}.${
+      crypto.randomUUID().slice(0, 8)
+    }`,
+  );
+  try {
+    const file = await Deno.open(temp, {
+      write: true,
+      createNew: true,
+      mode,
+    });
+    try {
+      const bytes = new TextEncoder().encode(data);
+      let written = 0;
+      while (written < bytes.length) {
+        written += await file.write(bytes.subarray(written));
+      }
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw new ConfigError(
+      `Cannot write "${path}": ${describeError(error)}`,
+      1,
+      { cause: error },
+    );
+  }
+  await syncDirectory(dir);
+}
+
+/** Rewrites a tasks file: pids joined by `,`, no trailing newline. */
+export async function writeTasks(
+  confDir: string,
+  pool: string,
+  list: string,
+  pids: readonly number[],
+): Promise<void> {
+  await writeFileAtomic(tasksPath(confDir, pool, list), pids.join(","));
+}
+
+/** Adds `pid` to a list's tasks. Call it under the exclusive lock. */
+export async function addTask(
+  confDir: string,
+  pool: string,
+  list: string,
+  pid: number,
+): Promise<void> {
+  const tasks = await readTasks(confDir, pool, list);
+  await writeTasks(confDir, pool, list, [...tasks, pid]);
+}
+
+/**
+ * Removes every occurrence of `pid` from a list's tasks. Call it under the
+ * exclusive lock. Returns false when the pid was not there.
+ */
+export async function removeTask(
+  confDir: string,
+  pool: string,
+  list: string,
+  pid: number,
+): Promise<boolean> {
+  const tasks = await readTasks(confDir, pool, list);
+  const kept = tasks.filter((t) => t !== pid);
+  if (kept.length === tasks.length) return false;
+  await writeTasks(confDir, pool, list, kept);
+  return true;
+}
+
+/**
+ * Deletes temporary files a killed writer left in the cpu-list
+ * directories. Call it under the exclusive lock: then no writer is live.
+ * Returns the paths removed.
+ */
+export async function removeStaleTemps(
+  confDir: string,
+  state: ConfigState,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const pool of state.pools) {
+    for (const list of pool.cpuLists) {
+      const dir = join(poolPath(confDir, pool.name), list.name);
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isFile && entry.name.startsWith(TEMP_MARK)) {
+          await Deno.remove(join(dir, entry.name)).catch(() => {});
+          removed.push(join(dir, entry.name));
+        }
+      }
+    }
+  }
+  return removed;
+}
+
+// ---------------------------------------------------------------------------
+// Creation (init)
+
+/** A pool to create: its flag and cpu-list directory names. */
+export interface PoolSpec {
+  readonly name: string;
+  readonly exclusive: boolean;
+  readonly cpuLists: readonly string[];
+}
+
+async function fsyncTree(path: string): Promise<void> {
+  const info = await Deno.lstat(path);
+  if (info.isDirectory) {
+    for await (const entry of Deno.readDir(path)) {
+      await fsyncTree(join(path, entry.name));
+    }
+  }
+  const handle = await Deno.open(path, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+async function buildPools(
+  poolsDir: string,
+  pools: readonly PoolSpec[],
+): Promise<void> {
+  await Deno.mkdir(poolsDir);
+  for (const pool of pools) {
+    const dir = join(poolsDir, pool.name);
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(
+      join(dir, "exclusive"),
+      pool.exclusive ? "1" : "0",
+    );
+    for (const list of pool.cpuLists) {
+      await Deno.mkdir(join(dir, list));
+      await Deno.writeTextFile(join(dir, list, "tasks"), "");
+    }
+  }
+  await fsyncTree(poolsDir);
+}
+
+/** True for entries a failed or killed `init` may leave behind. */
+function isInitLeftover(name: string): boolean {
+  return name === LOCK_FILE || name.startsWith(INIT_MARK);
+}
+
+/**
+ * Creates a config directory holding `pools`, all or nothing: the tree is
+ * built beside its final place and renamed into it. An existing directory
+ * is accepted only when empty (or holding only what an interrupted `init`
+ * left); then `pools/` is built inside it and renamed last, which also
+ * works when the directory is a mount point.
+ */
+export async function createConfigDir(
+  confDir: string,
+  pools: readonly PoolSpec[],
+): Promise<void> {
+  let existing: Deno.FileInfo | undefined;
+  try {
+    existing = await Deno.stat(confDir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new ConfigError(
+        `Cannot use config directory "${confDir}": ${describeError(error)}`,
+        1,
+        { cause: error },
+      );
+    }
+  }
+  const fail = (error: unknown): never => {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(
+      `Cannot create config directory "${confDir}": ${describeError(error)}`,
+      1,
+      { cause: error },
+    );
+  };
+
+  if (existing === undefined) {
+    const parent = dirname(normalize(confDir));
+    const staging = join(
+      parent,
+      `${INIT_MARK}${basename(normalize(confDir))}.${Deno.pid}`,
+    );
+    try {
+      await Deno.mkdir(parent, { recursive: true });
+      await Deno.mkdir(staging);
+      await Deno.writeTextFile(join(staging, LOCK_FILE), "");
+      await buildPools(join(staging, "pools"), pools);
+      await fsyncTree(staging);
+      await Deno.rename(staging, confDir);
+      await syncDirectory(parent);
+    } catch (error) {
+      await Deno.remove(staging, { recursive: true }).catch(() => {});
+      fail(error);
+    }
+    return;
+  }
+
+  if (!existing.isDirectory) {
+    throw new ConfigError(
+      `Cannot create config directory "${confDir}": it exists and is not a directory`,
+    );
+  }
+  const leftovers: string[] = [];
+  for await (const entry of Deno.readDir(confDir)) {
+    if (!isInitLeftover(entry.name)) {
+      throw new ConfigError(
+        `Config directory ${confDir} already initialized`,
+        1,
+        { hint: "remove it first, or point --conf-dir elsewhere" },
+      );
+    }
+    if (entry.name !== LOCK_FILE) leftovers.push(entry.name);
+  }
+  const staging = join(confDir, `${INIT_MARK}${Deno.pid}`);
+  try {
+    for (const name of leftovers) {
+      await Deno.remove(join(confDir, name), { recursive: true });
+    }
+    await Deno.mkdir(staging);
+    await buildPools(join(staging, "pools"), pools);
+    await Deno.writeTextFile(join(confDir, LOCK_FILE), "");
+    await fsyncTree(join(confDir, LOCK_FILE));
+    await Deno.rename(join(staging, "pools"), join(confDir, "pools"));
+    await Deno.remove(staging);
+    await syncDirectory(confDir);
+  } catch (error) {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    fail(error);
+  }
+}

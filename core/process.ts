@@ -1,0 +1,149 @@
+/**
+ * Running a child command the way `taskset`, `nice` and `timeout` do: as an
+ * argv (never through a shell), stdio inherited, the usual termination and
+ * user signals forwarded, and its status turned into an exit code.
+ *
+ * Side effects: spawns a process and listens for signals while it runs.
+ */
+
+import { SpawnError } from "./errors.ts";
+
+/** Signals forwarded from kcm to its child. */
+export const FORWARDED_SIGNALS = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+] as const satisfies readonly Deno.Signal[];
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+};
+
+/** The shell convention for a status: the code, or 128+N for signal N. */
+export function exitCodeOf(status: Deno.CommandStatus): number {
+  if (status.signal !== null) {
+    return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
+  }
+  return status.code;
+}
+
+/** What to run. */
+export interface ChildSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Extra variables on top of kcm's own environment. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * Starts the child with inherited stdio. A command that cannot be started
+ * gives a {@linkcode SpawnError}: 127 when not found, 126 when not
+ * executable.
+ */
+export function startChild(spec: ChildSpec): Deno.ChildProcess {
+  try {
+    return new Deno.Command(spec.command, {
+      args: [...spec.args],
+      env: { ...spec.env },
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new SpawnError(
+        `Cannot run "${spec.command}": command not found`,
+        127,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new SpawnError(
+        `Cannot run "${spec.command}": permission denied`,
+        126,
+        { cause: error },
+      );
+    }
+    throw new SpawnError(
+      `Cannot run "${spec.command}": ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      126,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Catches {@linkcode FORWARDED_SIGNALS} from the moment it is created, so
+ * that a signal arriving before the child exists is not lost (nor kills
+ * kcm before it gives its cpu list back), and forwards them to the child
+ * once there is one.
+ */
+export class SignalRelay implements Disposable {
+  #child: Deno.ChildProcess | undefined;
+  #first: Deno.Signal | undefined;
+  readonly #listeners: [Deno.Signal, () => void][];
+
+  constructor() {
+    this.#listeners = FORWARDED_SIGNALS.map((signal) => {
+      const listener = () => this.#deliver(signal);
+      Deno.addSignalListener(signal, listener);
+      return [signal, listener];
+    });
+  }
+
+  /** The first signal caught before a child was attached. */
+  get caughtEarly(): Deno.Signal | undefined {
+    return this.#child === undefined ? this.#first : undefined;
+  }
+
+  /** Exit code for a run cut short by {@linkcode caughtEarly}. */
+  earlyExitCode(): number {
+    return 128 + (SIGNAL_NUMBERS[this.#first ?? ""] ?? 0);
+  }
+
+  #deliver(signal: Deno.Signal): void {
+    this.#first ??= signal;
+    if (this.#child === undefined) return;
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // The child is already gone; its status is on the way.
+    }
+  }
+
+  /** Forwards signals to `child` from now on and waits for its exit code. */
+  async supervise(child: Deno.ChildProcess): Promise<number> {
+    this.#child = child;
+    return exitCodeOf(await child.status);
+  }
+
+  /** Stops listening; the signals get their default actions back. */
+  [Symbol.dispose](): void {
+    for (const [signal, listener] of this.#listeners) {
+      Deno.removeSignalListener(signal, listener);
+    }
+  }
+}
