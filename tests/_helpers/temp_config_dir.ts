@@ -1,0 +1,63 @@
+/**
+ * Builds config directories for tests from a compact description, in the
+ * reference layout, inside a temp folder removed when the test is done.
+ */
+
+import { join } from "node:path";
+
+/** Pools to create: name -> flag and cpu lists (name -> tasks text). */
+export type ConfigSpec = Record<
+  string,
+  { exclusive: boolean | string; lists: Record<string, string> }
+>;
+
+/** A temp folder holding a config directory at `confDir`. */
+export interface TempConfig extends AsyncDisposable {
+  readonly root: string;
+  readonly confDir: string;
+  /** Reads a tasks file as text. */
+  tasks(pool: string, list: string): Promise<string>;
+}
+
+/** Creates `<tmp>/kcm` from `spec` (pools/, lock, exclusive, tasks). */
+export async function makeConfigDir(spec: ConfigSpec): Promise<TempConfig> {
+  const root = await Deno.makeTempDir({ prefix: "kcm-test-" });
+  const confDir = join(root, "kcm");
+  await Deno.mkdir(join(confDir, "pools"), { recursive: true });
+  await Deno.writeTextFile(join(confDir, "lock"), "");
+  for (const [pool, { exclusive, lists }] of Object.entries(spec)) {
+    const poolDir = join(confDir, "pools", pool);
+    await Deno.mkdir(poolDir);
+    await Deno.writeTextFile(
+      join(poolDir, "exclusive"),
+      typeof exclusive === "string" ? exclusive : exclusive ? "1" : "0",
+    );
+    for (const [list, tasks] of Object.entries(lists)) {
+      await Deno.mkdir(join(poolDir, list));
+      await Deno.writeTextFile(join(poolDir, list, "tasks"), tasks);
+    }
+  }
+  return {
+    root,
+    confDir,
+    tasks: (pool, list) =>
+      Deno.readTextFile(join(confDir, "pools", pool, list, "tasks")),
+    [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
+  };
+}
+
+/** Every file below `dir` with its content, for "nothing changed" checks. */
+export async function snapshotTree(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  async function walk(path: string, rel: string): Promise<void> {
+    for await (const entry of Deno.readDir(path)) {
+      const full = join(path, entry.name), name = join(rel, entry.name);
+      if (entry.isDirectory) {
+        files.set(name + "/", "");
+        await walk(full, name);
+      } else files.set(name, await Deno.readTextFile(full));
+    }
+  }
+  await walk(dir, "");
+  return files;
+}
