@@ -61,3 +61,10 @@ export async function snapshotTree(dir: string): Promise<Map<string, string>> {
   await walk(dir, "");
   return files;
 }
+
+/** The names in `dir`, sorted. */
+export async function listNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
-import { snapshotTree } from "../_helpers/temp_config_dir.ts";
+import { listNames, snapshotTree } from "../_helpers/temp_config_dir.ts";
 
 const SYSFS = join(REPO_ROOT, "tests/fixtures/sysfs");
 
@@ -62,7 +62,7 @@ for (const entry of Deno.readDirSync(SYSFS)) {
           assert.equal(result.code, 1, label);
           assert.equal(result.stderr, `kcm: error: ${c.error}\n`, label);
           assert.deepEqual(
-            [...Deno.readDirSync(dir)],
+            await listNames(dir),
             [],
             `${label}: nothing written`,
           );
@@ -170,7 +170,7 @@ Deno.test("kcm init fills an existing empty directory", async () => {
       env: { KCM_SYS_FS: join(SYSFS, "this_machine_2"), KCM_PROC_FS: dir },
     });
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+    assert.deepEqual(await listNames(dir), [
       "lock",
       "pools",
     ]);
@@ -190,7 +190,7 @@ Deno.test("kcm init rejects bad counts before touching anything", async () => {
       assert.equal(result.code, 2, flag);
       assert.match(result.stderr, /must be a whole number >= 0/);
     }
-    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    assert.deepEqual(await listNames(dir), []);
   });
 });
 
@@ -212,6 +212,6 @@ Deno.test("kcm init reports an unreadable sysfs by file", async () => {
       result.stderr.split("\n").filter((l) => l.startsWith("kcm:")).length,
       1,
     );
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    assert.deepEqual(await listNames(dir), []);
   });
 });

@@ -12,7 +12,11 @@ import {
   writeFileAtomic,
 } from "../../core/config_dir.ts";
 import { ConfigError, LockTimeoutError } from "../../core/errors.ts";
-import { makeConfigDir, snapshotTree } from "../_helpers/temp_config_dir.ts";
+import {
+  listNames,
+  makeConfigDir,
+  snapshotTree,
+} from "../_helpers/temp_config_dir.ts";
 
 Deno.test("parseTasks() follows the reference format", () => {
   const cases: [string, number[]][] = [
@@ -170,9 +174,7 @@ Deno.test("addTask() and removeTask() rewrite tasks atomically", async () => {
   assert.equal(await removeTask(config.confDir, "p", "0", 9), false);
   assert.equal(await removeTask(config.confDir, "p", "0", 7), true);
   assert.equal(await config.tasks("p", "0"), "");
-  const entries = [...Deno.readDirSync(join(config.confDir, "pools/p/0"))].map((
-    e,
-  ) => e.name);
+  const entries = await listNames(join(config.confDir, "pools/p/0"));
   assert.deepEqual(entries, ["tasks"], "no temp files left");
 });
 
@@ -232,7 +234,7 @@ Deno.test("createConfigDir() writes the reference layout", async () => {
       ["pools/infra/exclusive", "0"],
     ]);
     assert.deepEqual(
-      [...Deno.readDirSync(join(root, "a"))].map((e) => e.name),
+      await listNames(join(root, "a")),
       ["kcm"],
     );
   } finally {
@@ -247,7 +249,7 @@ Deno.test("createConfigDir() fills an existing empty directory (a mount point)",
     await Deno.writeTextFile(join(root, "lock"), "");
     await Deno.mkdir(join(root, ".kcm-init-999/pools/x"), { recursive: true });
     await createConfigDir(root, POOLS);
-    const names = [...Deno.readDirSync(root)].map((e) => e.name).sort();
+    const names = await listNames(root);
     assert.deepEqual(names, ["lock", "pools"]);
     assert.equal((await readConfig(root)).pools.length, 3);
   } finally {
@@ -276,14 +278,14 @@ Deno.test("createConfigDir() leaves nothing behind when it fails", async () => {
   try {
     const bad = [{ name: "p", exclusive: false, cpuLists: ["0", "0"] }];
     await assert.rejects(createConfigDir(join(root, "kcm"), bad), ConfigError);
-    assert.deepEqual([...Deno.readDirSync(root)], []);
+    assert.deepEqual(await listNames(root), []);
     await Deno.mkdir(join(root, "empty"));
     await assert.rejects(
       createConfigDir(join(root, "empty"), bad),
       ConfigError,
     );
     assert.deepEqual(
-      [...Deno.readDirSync(join(root, "empty"))].map((e) => e.name),
+      await listNames(join(root, "empty")),
       [],
     );
   } finally {
