@@ -1,0 +1,91 @@
+/**
+ * Where `kcm isolate`'s time goes: replays commands/isolate.ts's `run` step
+ * by step in a fresh process, importing kcm's own modules, and prints the
+ * milliseconds of each phase as one JSON line. Run by isolate_startup.ts.
+ *
+ * Usage: deno run --allow-all bench/isolate_phases.ts <conf-dir> <pool>
+ *
+ * Nothing is imported statically, so `boot` is the runtime's own start-up
+ * (performance.now() counts from the runtime's time origin) and each
+ * import phase is the loading of exactly those modules.
+ */
+
+const boot = performance.now();
+const [confDir = "/etc/kcm", poolName = "infra"] = Deno.args;
+const phases: Record<string, number> = { boot };
+let mark = performance.now();
+function lap(name: string): void {
+  const now = performance.now();
+  phases[name] = now - mark;
+  mark = now;
+}
+
+// What main.ts loads statically before it looks at argv.
+await import("../core/cli.ts");
+await import("../core/host.ts");
+await import("../core/usage.ts");
+await import("../core/errors.ts");
+lap("importMain");
+// What main.ts loads for `isolate` (commands/isolate.ts and its imports).
+await import("../commands/isolate.ts");
+lap("importIsolate");
+const { pinProcess } = await import("../core/affinity.ts");
+lap("importAffinity");
+
+const { lockConfig, readPool, addTask, removeTask } = await import(
+  "../core/config_dir.ts"
+);
+const { readSelfPid } = await import("../core/procfs.ts");
+const { SignalRelay, startChild } = await import("../core/process.ts");
+const { parseCpuList } = await import("../core/cpuset.ts");
+const { chooseCpuList } = await import("../commands/isolate.ts");
+mark = performance.now();
+
+const pid = await readSelfPid("/proc");
+lap("readSelfPid");
+const relay = new SignalRelay();
+lap("signalRelay");
+const lock = await lockConfig(confDir, true, { timeoutMs: 30_000 });
+lap("lock");
+const pool = await readPool(confDir, poolName);
+if (pool === undefined) throw new Error(`no pool ${poolName}`);
+const list = chooseCpuList(pool, Math.random)!;
+lap("readPool");
+await addTask(confDir, poolName, list, pid);
+lap("addTask");
+await lock.release();
+lap("unlock");
+await pinProcess(parseCpuList(list));
+lap("pinFirst");
+const child = startChild({
+  command: "true",
+  args: [],
+  env: { KCM_CPUS_ASSIGNED: list },
+});
+lap("spawn");
+await relay.supervise(child);
+lap("wait");
+const lock2 = await lockConfig(confDir, true, { timeoutMs: 30_000 });
+await removeTask(confDir, poolName, list, pid);
+await lock2.release();
+lap("release");
+relay[Symbol.dispose]();
+lap("dispose");
+
+// Not on kcm's path: figures that split the phases above.
+await pinProcess(parseCpuList(list));
+lap("pinAgain");
+Deno.dlopen("libc.so.6", {
+  getpid: { parameters: [], result: "i32" },
+}).close();
+lap("dlopenOnly");
+const tasks = `${confDir}/pools/${poolName}/${list}/tasks`;
+const text = await Deno.readTextFile(tasks);
+await Deno.writeTextFile(`${tasks}.bench-tmp`, text + `,${pid}`);
+await Deno.rename(`${tasks}.bench-tmp`, tasks);
+await Deno.writeTextFile(`${tasks}.bench-tmp`, text);
+await Deno.rename(`${tasks}.bench-tmp`, tasks);
+lap("addRemoveNoFsync");
+
+// deno-lint-ignore no-console
+console.log(JSON.stringify(phases));

@@ -1,0 +1,183 @@
+// deno-lint-ignore-file no-console
+/**
+ * Benchmark 1, isolate start-up: `kcm isolate --pool=infra true` through
+ * `deno run` (warm cache) against `taskset -c <same cpus> true` (the
+ * physical floor) and bench/floor_spawn.ts (the runtime floor: Deno that
+ * only spawns `true`). Also times variants that split kcm's cost from the
+ * outside (an empty program, `--version`, `--no-affinity`, a tmpfs config
+ * directory) and the phases inside one run (bench/isolate_phases.ts).
+ */
+
+import { join } from "node:path";
+import { writeConfigDir } from "./fixtures.ts";
+import {
+  DENO,
+  formatMs,
+  interleave,
+  median,
+  repoPath,
+  timeCommand,
+} from "./measure.ts";
+import type { Row } from "./table.ts";
+import type { BenchOptions } from "./options.ts";
+
+const CPUS = "1";
+
+async function makeInfra(confDir: string): Promise<void> {
+  await writeConfigDir(confDir, [
+    { name: "infra", exclusive: false, lists: [{ name: CPUS, tasks: [] }] },
+  ]);
+}
+
+/** Runs benchmark 1 and returns its table rows. */
+export async function benchIsolateStartup(
+  options: BenchOptions,
+): Promise<Row[]> {
+  const rounds = options.quick ? 12 : 40;
+  const tmp = await Deno.makeTempDir({ prefix: "kcm-bench-isolate-" });
+  const shm = await Deno.makeTempDir({
+    dir: "/dev/shm",
+    prefix: "kcm-bench-isolate-",
+  });
+  try {
+    const confDir = join(tmp, "kcm"), shmConf = join(shm, "kcm");
+    await makeInfra(confDir);
+    await makeInfra(shmConf);
+    const main = repoPath("main.ts");
+    const deno = (...args: string[]) => async () =>
+      (await timeCommand({
+        command: DENO,
+        args: ["run", "--allow-all", ...args],
+      }))
+        .ms;
+    const isolate = (conf: string, ...extra: string[]) =>
+      deno(
+        main,
+        "isolate",
+        `--conf-dir=${conf}`,
+        "--pool=infra",
+        ...extra,
+        "true",
+      );
+    const samples = await interleave(rounds, {
+      kcm: isolate(confDir),
+      floorSpawn: deno(repoPath("bench/floor_spawn.ts"), "true"),
+      taskset: async () =>
+        (await timeCommand({ command: "taskset", args: ["-c", CPUS, "true"] }))
+          .ms,
+      empty: deno(repoPath("bench/floor_empty.ts")),
+      version: deno(main, "--version"),
+      noAffinity: isolate(confDir, "--no-affinity"),
+      tmpfsConf: isolate(shmConf),
+    }, { warmup: 2 });
+    const m: Record<string, number> = {};
+    for (const [name, values] of Object.entries(samples)) {
+      m[name] = median(values);
+    }
+
+    console.log(
+      `\n## 1. isolate start-up (${rounds} interleaved rounds, medians)`,
+    );
+    for (const [name, value] of Object.entries(m)) {
+      console.log(`  ${name.padEnd(12)} ${formatMs(value)}`);
+    }
+
+    // Phases inside one run, each in a fresh process.
+    const phaseRuns: Record<string, number>[] = [];
+    const phaseRounds = options.quick ? 12 : 30;
+    for (let i = 0; i < phaseRounds + 1; i++) {
+      const { stdout } = await timeCommand({
+        command: DENO,
+        args: [
+          "run",
+          "--allow-all",
+          repoPath("bench/isolate_phases.ts"),
+          confDir,
+          "infra",
+        ],
+      });
+      if (i > 0) phaseRuns.push(JSON.parse(stdout.trim().split("\n").pop()!));
+    }
+    const phases: Record<string, number> = {};
+    for (const key of Object.keys(phaseRuns[0] ?? {})) {
+      phases[key] = median(phaseRuns.map((run) => run[key] ?? NaN));
+    }
+    console.log(
+      `  phases inside one run (${phaseRounds} fresh processes, medians):`,
+    );
+    for (const [name, value] of Object.entries(phases)) {
+      console.log(`    ${name.padEnd(18)} ${formatMs(value)}`);
+    }
+    console.log("  split from the outside (differences of medians):");
+    console.log(
+      `    runtime start-up (empty program)       ${formatMs(m.empty!)}`,
+    );
+    console.log(
+      `    main.ts static graph (--version-empty) ${
+        formatMs(m.version! - m.empty!)
+      }`,
+    );
+    console.log(
+      `    spawn+wait (floorSpawn-empty)          ${
+        formatMs(m.floorSpawn! - m.empty!)
+      }`,
+    );
+    console.log(
+      `    kcm over floor (kcm-floorSpawn)        ${
+        formatMs(m.kcm! - m.floorSpawn!)
+      }`,
+    );
+    console.log(
+      `    FFI pinning (kcm-noAffinity)           ${
+        formatMs(m.kcm! - m.noAffinity!)
+      }`,
+    );
+    console.log(
+      `    fsync on ext4 (kcm-tmpfsConf)          ${
+        formatMs(m.kcm! - m.tmpfsConf!)
+      }`,
+    );
+
+    const row = (
+      benchmark: string,
+      kcm: number,
+      baseline: string,
+      base: number,
+      target?: number,
+    ): Row => ({
+      benchmark,
+      kcm: formatMs(kcm),
+      baseline,
+      baselineValue: formatMs(base),
+      ratio: kcm / base,
+      target: target === undefined ? "" : `<= ${target}x`,
+      met: target === undefined ? undefined : kcm / base <= target,
+    });
+    return [
+      row(
+        "1. isolate start-up",
+        m.kcm!,
+        "floor_spawn.ts (Deno spawns true)",
+        m.floorSpawn!,
+        1.3,
+      ),
+      row("1. isolate start-up", m.kcm!, `taskset -c ${CPUS} true`, m.taskset!),
+      row(
+        "1. isolate, tmpfs conf dir (no disk fsync)",
+        m.tmpfsConf!,
+        "floor_spawn.ts",
+        m.floorSpawn!,
+        1.3,
+      ),
+      row(
+        "1. isolate --no-affinity",
+        m.noAffinity!,
+        "floor_spawn.ts",
+        m.floorSpawn!,
+      ),
+    ];
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+    await Deno.remove(shm, { recursive: true });
+  }
+}

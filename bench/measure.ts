@@ -1,0 +1,118 @@
+/**
+ * Measuring helpers for the benchmarks: medians and percentiles, timing a
+ * command from spawn to exit, and running several contenders in turns
+ * (ABAB...) so that machine noise falls on all of them alike.
+ */
+
+/** The value below which `p` (0-100) percent of `samples` fall (nearest rank). */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+/** The median of `samples` (mean of the middle two for an even count). */
+export function median(samples: readonly number[]): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Milliseconds with a precision that suits their size. */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return "n/a";
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(2)} ms`;
+}
+
+/** How to run one timed command. */
+export interface TimedCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+}
+
+/** Output of a timed run. */
+export interface TimedResult {
+  readonly ms: number;
+  readonly stdout: string;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Runs a command to completion and returns its wall time in milliseconds,
+ * from just before the spawn to the moment its exit is seen. Fails when
+ * the command exits non-zero, with what it printed on stderr.
+ */
+export async function timeCommand(spec: TimedCommand): Promise<TimedResult> {
+  const start = performance.now();
+  const output = await new Deno.Command(spec.command, {
+    args: [...spec.args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(spec.env === undefined ? {} : { env: { ...spec.env } }),
+    ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+  }).output();
+  const ms = performance.now() - start;
+  if (!output.success) {
+    throw new Error(
+      `${spec.command} ${spec.args.join(" ")} exited with ${output.code}: ${
+        decoder.decode(output.stderr).slice(0, 2000)
+      }`,
+    );
+  }
+  return { ms, stdout: decoder.decode(output.stdout) };
+}
+
+/** One contender: called once per round, resolves to one sample. */
+export type Contender = () => Promise<number>;
+
+/** Options of {@linkcode interleave}. */
+export interface InterleaveOptions {
+  /** Rounds whose samples are thrown away (cache warm-up). */
+  readonly warmup?: number;
+  /** Called before each sample (not timed), e.g. to rebuild a fixture. */
+  readonly before?: (name: string) => Promise<void>;
+}
+
+/**
+ * Runs every contender once per round for `rounds` rounds, alternating the
+ * order each round (A B, B A, A B ...) so neither always runs first.
+ * Returns the samples of each contender.
+ */
+export async function interleave(
+  rounds: number,
+  contenders: Readonly<Record<string, Contender>>,
+  options: InterleaveOptions = {},
+): Promise<Record<string, number[]>> {
+  const names = Object.keys(contenders);
+  const samples: Record<string, number[]> = {};
+  for (const name of names) samples[name] = [];
+  const warmup = options.warmup ?? 1;
+  for (let round = 0; round < warmup + rounds; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      await options.before?.(name);
+      const value = await contenders[name]!();
+      if (round >= warmup) samples[name]!.push(value);
+    }
+  }
+  return samples;
+}
+
+/** The path of a file of this repository, from its path relative to the root. */
+export function repoPath(relative: string): string {
+  return new URL(`../${relative}`, import.meta.url).pathname;
+}
+
+/** The path of the `deno` running this benchmark. */
+export const DENO = Deno.execPath();
