@@ -5,7 +5,7 @@
  * written, and the directory appears by rename.
  */
 
-import { join } from "node:path";
+import { joinPath } from "../core/paths.ts";
 import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
 import { createConfigDir } from "../core/config_dir.ts";
@@ -37,7 +37,7 @@ export function parse(invocation: Invocation): InitOptions {
 
 /** Warns when the node has no free hugepages (DPDK needs them). */
 async function checkHugepages(host: Host): Promise<void> {
-  const file = join(host.procRoot, "meminfo");
+  const file = joinPath(host.procRoot, "meminfo");
   let text: string;
   try {
     text = await Deno.readTextFile(file);

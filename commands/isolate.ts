@@ -25,6 +25,7 @@ import {
   removeTask,
   withConfigLock,
 } from "../core/config_dir.ts";
+import { pinProcess } from "../core/affinity.ts";
 import { parseCpuList } from "../core/cpuset.ts";
 import { ConfigError, ResourceError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
@@ -109,7 +110,6 @@ export async function run(
   );
   try {
     if (!options.noAffinity) {
-      const { pinProcess } = await import("../core/affinity.ts");
       const cpus = parseCpuList(list);
       host.log.debug(`Setting affinity to ${cpus}`);
       await pinProcess(cpus);

@@ -9,7 +9,7 @@
  * file, fsync, rename and an fsync of the directory.
  */
 
-import { basename, dirname, join, normalize } from "node:path";
+import { baseName, dirName, joinPath, normalizePath } from "./paths.ts";
 import { parseCpuList } from "./cpuset.ts";
 import { ConfigError, LockTimeoutError } from "./errors.ts";
 
@@ -60,12 +60,12 @@ function describeError(error: unknown): string {
 
 /** The path of a pool's directory. */
 export function poolPath(confDir: string, pool: string): string {
-  return join(confDir, "pools", pool);
+  return joinPath(confDir, "pools", pool);
 }
 
 /** The path of a cpu list's `tasks` file. */
 export function tasksPath(confDir: string, pool: string, list: string): string {
-  return join(confDir, "pools", pool, list, "tasks");
+  return joinPath(confDir, "pools", pool, list, "tasks");
 }
 
 /**
@@ -102,7 +102,9 @@ async function listDirectories(dir: string): Promise<string[]> {
     for await (const entry of Deno.readDir(dir)) {
       if (entry.isDirectory) names.push(entry.name);
       else if (entry.isSymlink) {
-        const info = await Deno.stat(join(dir, entry.name)).catch(() => null);
+        const info = await Deno.stat(joinPath(dir, entry.name)).catch(() =>
+          null
+        );
         if (info?.isDirectory) names.push(entry.name);
       }
     }
@@ -117,7 +119,7 @@ async function listDirectories(dir: string): Promise<string[]> {
 }
 
 async function readExclusive(confDir: string, pool: string): Promise<boolean> {
-  const file = join(poolPath(confDir, pool), "exclusive");
+  const file = joinPath(poolPath(confDir, pool), "exclusive");
   try {
     const text = await Deno.readTextFile(file);
     return text.startsWith("1");
@@ -156,9 +158,9 @@ function checkListName(confDir: string, pool: string, list: string): void {
     if (cpus.isEmpty()) throw new SyntaxError("it names no CPU");
   } catch (error) {
     throw new ConfigError(
-      `Malformed cpu list directory "${join(poolPath(confDir, pool), list)}": ${
-        error instanceof Error ? error.message : String(error)
-      }`,
+      `Malformed cpu list directory "${
+        joinPath(poolPath(confDir, pool), list)
+      }": ${error instanceof Error ? error.message : String(error)}`,
       1,
       { cause: error },
     );
@@ -176,7 +178,7 @@ export async function readPool(
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       // Tell a missing pool apart from a missing config directory.
-      await listDirectories(join(confDir, "pools"));
+      await listDirectories(joinPath(confDir, "pools"));
       return undefined;
     }
     throw new ConfigError(
@@ -199,7 +201,7 @@ export async function readPool(
 
 /** Reads the whole config directory. Call it under a lock. */
 export async function readConfig(confDir: string): Promise<ConfigState> {
-  const names = await listDirectories(join(confDir, "pools"));
+  const names = await listDirectories(joinPath(confDir, "pools"));
   const pools: PoolState[] = [];
   for (const name of names) pools.push((await readPool(confDir, name))!);
   return { path: normalizeConfPath(confDir), pools };
@@ -207,8 +209,7 @@ export async function readConfig(confDir: string): Promise<ConfigState> {
 
 /** The reference's `os.path.normpath`: collapse `.`, `..`, `//`, trailing `/`. */
 export function normalizeConfPath(confDir: string): string {
-  const path = normalize(confDir);
-  return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+  return normalizePath(confDir);
 }
 
 // ---------------------------------------------------------------------------
@@ -254,7 +255,7 @@ export async function lockConfig(
   exclusive: boolean,
   options: LockOptions,
 ): Promise<HeldLock> {
-  const lockFile = join(confDir, LOCK_FILE);
+  const lockFile = joinPath(confDir, LOCK_FILE);
   let file: Deno.FsFile;
   try {
     file = await Deno.open(lockFile, { read: true, write: exclusive });
@@ -342,10 +343,10 @@ export async function writeFileAtomic(
   data: string,
   mode = 0o644,
 ): Promise<void> {
-  const dir = dirname(path);
-  const temp = join(
+  const dir = dirName(path);
+  const temp = joinPath(
     dir,
-    `${TEMP_MARK}${basename(path)}.${Deno.pid}.${
+    `${TEMP_MARK}${baseName(path)}.${Deno.pid}.${
       crypto.randomUUID().slice(0, 8)
     }`,
   );
@@ -427,11 +428,11 @@ export async function removeStaleTemps(
   const removed: string[] = [];
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
-      const dir = join(poolPath(confDir, pool.name), list.name);
+      const dir = joinPath(poolPath(confDir, pool.name), list.name);
       for await (const entry of Deno.readDir(dir)) {
         if (entry.isFile && entry.name.startsWith(TEMP_MARK)) {
-          await Deno.remove(join(dir, entry.name)).catch(() => {});
-          removed.push(join(dir, entry.name));
+          await Deno.remove(joinPath(dir, entry.name)).catch(() => {});
+          removed.push(joinPath(dir, entry.name));
         }
       }
     }
@@ -453,7 +454,7 @@ async function fsyncTree(path: string): Promise<void> {
   const info = await Deno.lstat(path);
   if (info.isDirectory) {
     for await (const entry of Deno.readDir(path)) {
-      await fsyncTree(join(path, entry.name));
+      await fsyncTree(joinPath(path, entry.name));
     }
   }
   const handle = await Deno.open(path, { read: true });
@@ -470,15 +471,15 @@ async function buildPools(
 ): Promise<void> {
   await Deno.mkdir(poolsDir);
   for (const pool of pools) {
-    const dir = join(poolsDir, pool.name);
+    const dir = joinPath(poolsDir, pool.name);
     await Deno.mkdir(dir);
     await Deno.writeTextFile(
-      join(dir, "exclusive"),
+      joinPath(dir, "exclusive"),
       pool.exclusive ? "1" : "0",
     );
     for (const list of pool.cpuLists) {
-      await Deno.mkdir(join(dir, list));
-      await Deno.writeTextFile(join(dir, list, "tasks"), "");
+      await Deno.mkdir(joinPath(dir, list));
+      await Deno.writeTextFile(joinPath(dir, list, "tasks"), "");
     }
   }
   await fsyncTree(poolsDir);
@@ -522,16 +523,16 @@ export async function createConfigDir(
   };
 
   if (existing === undefined) {
-    const parent = dirname(normalize(confDir));
-    const staging = join(
+    const parent = dirName(normalizePath(confDir));
+    const staging = joinPath(
       parent,
-      `${INIT_MARK}${basename(normalize(confDir))}.${Deno.pid}`,
+      `${INIT_MARK}${baseName(normalizePath(confDir))}.${Deno.pid}`,
     );
     try {
       await Deno.mkdir(parent, { recursive: true });
       await Deno.mkdir(staging);
-      await Deno.writeTextFile(join(staging, LOCK_FILE), "");
-      await buildPools(join(staging, "pools"), pools);
+      await Deno.writeTextFile(joinPath(staging, LOCK_FILE), "");
+      await buildPools(joinPath(staging, "pools"), pools);
       await fsyncTree(staging);
       await Deno.rename(staging, confDir);
       await syncDirectory(parent);
@@ -558,16 +559,16 @@ export async function createConfigDir(
     }
     if (entry.name !== LOCK_FILE) leftovers.push(entry.name);
   }
-  const staging = join(confDir, `${INIT_MARK}${Deno.pid}`);
+  const staging = joinPath(confDir, `${INIT_MARK}${Deno.pid}`);
   try {
     for (const name of leftovers) {
-      await Deno.remove(join(confDir, name), { recursive: true });
+      await Deno.remove(joinPath(confDir, name), { recursive: true });
     }
     await Deno.mkdir(staging);
-    await buildPools(join(staging, "pools"), pools);
-    await Deno.writeTextFile(join(confDir, LOCK_FILE), "");
-    await fsyncTree(join(confDir, LOCK_FILE));
-    await Deno.rename(join(staging, "pools"), join(confDir, "pools"));
+    await buildPools(joinPath(staging, "pools"), pools);
+    await Deno.writeTextFile(joinPath(confDir, LOCK_FILE), "");
+    await fsyncTree(joinPath(confDir, LOCK_FILE));
+    await Deno.rename(joinPath(staging, "pools"), joinPath(confDir, "pools"));
     await Deno.remove(staging);
     await syncDirectory(confDir);
   } catch (error) {

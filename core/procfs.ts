@@ -5,7 +5,7 @@
  * Side effects: reads files below the procfs root it is given.
  */
 
-import { join } from "node:path";
+import { joinPath } from "./paths.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
 import { ProcfsError } from "./errors.ts";
 
@@ -20,7 +20,7 @@ function reason(error: unknown): string {
  * `<procRoot>/self/stat`.
  */
 export async function readSelfPid(procRoot: string): Promise<number> {
-  const file = join(procRoot, "self", "stat");
+  const file = joinPath(procRoot, "self", "stat");
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -43,12 +43,12 @@ export async function isPidAlive(
   pid: number,
 ): Promise<boolean> {
   try {
-    await Deno.lstat(join(procRoot, String(pid)));
+    await Deno.lstat(joinPath(procRoot, String(pid)));
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw new ProcfsError(
-      `Cannot check "${join(procRoot, String(pid))}": ${reason(error)}`,
+      `Cannot check "${joinPath(procRoot, String(pid))}": ${reason(error)}`,
       1,
       { cause: error },
     );
@@ -78,7 +78,7 @@ export async function readCpusAllowed(
   procRoot: string,
   pid: number,
 ): Promise<CpuSet | undefined> {
-  const file = join(procRoot, String(pid), "status");
+  const file = joinPath(procRoot, String(pid), "status");
   let text: string;
   try {
     text = await Deno.readTextFile(file);

@@ -17,7 +17,7 @@
  * it held.
  */
 
-import { join } from "node:path";
+import { joinPath } from "./paths.ts";
 import { CpuListSyntaxError, type CpuSet, parseCpuList } from "./cpuset.ts";
 import { SysfsError } from "./errors.ts";
 import { type LogicalCpu, Topology } from "./topology.ts";
@@ -25,7 +25,7 @@ import { type LogicalCpu, Topology } from "./topology.ts";
 const INTEGER = /^(0|[1-9][0-9]*)$/;
 
 function cpuDir(sysRoot: string): string {
-  return join(sysRoot, "devices", "system", "cpu");
+  return joinPath(sysRoot, "devices", "system", "cpu");
 }
 
 interface ReadOptions {
@@ -92,7 +92,7 @@ function parseSysfsCpuList(file: string, text: string): CpuSet {
  * or empty.
  */
 export async function readOnlineCpus(sysRoot: string): Promise<CpuSet> {
-  const file = join(cpuDir(sysRoot), "online");
+  const file = joinPath(cpuDir(sysRoot), "online");
   const text = await readSysfsFile(file, {
     hint: `Check that sysfs is mounted at ${sysRoot} ` +
       "(KCM_SYS_FS selects another root)",
@@ -108,7 +108,7 @@ export async function readOnlineCpus(sysRoot: string): Promise<CpuSet> {
 
 /** Maps each CPU listed by a `node<X>/cpulist` to X; empty without NUMA. */
 async function readNumaNodes(sysRoot: string): Promise<Map<number, number>> {
-  const nodeDir = join(sysRoot, "devices", "system", "node");
+  const nodeDir = joinPath(sysRoot, "devices", "system", "node");
   const nodes: number[] = [];
   try {
     for await (const entry of Deno.readDir(nodeDir)) {
@@ -124,7 +124,7 @@ async function readNumaNodes(sysRoot: string): Promise<Map<number, number>> {
   }
   nodes.sort((a, b) => a - b);
   const lists = await Promise.all(nodes.map(async (node) => {
-    const file = join(nodeDir, `node${node}`, "cpulist");
+    const file = joinPath(nodeDir, `node${node}`, "cpulist");
     const text = await readSysfsFile(file);
     return { node, file, cpus: parseSysfsCpuList(file, text ?? "") };
   }));
@@ -147,11 +147,11 @@ async function readNumaNodes(sysRoot: string): Promise<Map<number, number>> {
 
 /** The L3 id of CPU `cpu`, or null when it has no `cache/index3`. */
 async function readL3Id(sysRoot: string, cpu: number): Promise<number | null> {
-  const index3 = join(cpuDir(sysRoot), `cpu${cpu}`, "cache", "index3");
-  const idFile = join(index3, "id");
+  const index3 = joinPath(cpuDir(sysRoot), `cpu${cpu}`, "cache", "index3");
+  const idFile = joinPath(index3, "id");
   const id = await readSysfsFile(idFile, { optional: true });
   if (id !== undefined) return parseId(idFile, id, false);
-  const sharedFile = join(index3, "shared_cpu_list");
+  const sharedFile = joinPath(index3, "shared_cpu_list");
   const shared = await readSysfsFile(sharedFile, { optional: true });
   if (shared === undefined) return null;
   const lowest = parseSysfsCpuList(sharedFile, shared).toArray()[0];
@@ -168,9 +168,9 @@ async function readLogicalCpu(
   cpu: number,
   numaNodes: ReadonlyMap<number, number>,
 ): Promise<LogicalCpu> {
-  const topologyDir = join(cpuDir(sysRoot), `cpu${cpu}`, "topology");
+  const topologyDir = joinPath(cpuDir(sysRoot), `cpu${cpu}`, "topology");
   const readId = async (name: string, optional: boolean, unknown: boolean) => {
-    const file = join(topologyDir, name);
+    const file = joinPath(topologyDir, name);
     const text = await readSysfsFile(file, { optional });
     if (text === undefined) return 0;
     // -1 means "not reported" (older arm64 and s390 kernels): one package
