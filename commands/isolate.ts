@@ -69,11 +69,8 @@ export function chooseCpuList(
   return pool.cpuLists[Math.floor(random() * pool.cpuLists.length)]!.name;
 }
 
-async function claim(
-  options: IsolateOptions,
-  pid: number,
-): Promise<string> {
-  const pool = await readPool(options.confDir, options.pool);
+function claim(options: IsolateOptions, pid: number): string {
+  const pool = readPool(options.confDir, options.pool);
   if (pool === undefined) {
     throw new ConfigError(`Requested pool ${options.pool} does not exist`);
   }
@@ -90,7 +87,7 @@ async function claim(
         : {},
     );
   }
-  await addTask(options.confDir, options.pool, list, pid);
+  addTask(options.confDir, options.pool, list, pid);
   return list;
 }
 
@@ -100,7 +97,7 @@ export async function run(
   host: Host,
 ): Promise<number> {
   const lock = { timeoutMs: host.lockTimeoutMs };
-  const pid = await readSelfPid(host.procRoot);
+  const pid = readSelfPid(host.procRoot);
   using relay = new SignalRelay();
   const list = await withConfigLock(
     options.confDir,

@@ -77,9 +77,9 @@ export async function buildNodeReport(
     confDir,
     false,
     { timeoutMs: host.lockTimeoutMs },
-    async (): Promise<ConfigState | Error> => {
+    (): ConfigState | Error => {
       try {
-        return await readConfig(confDir);
+        return readConfig(confDir);
       } catch (error) {
         return error instanceof Error ? error : new Error(String(error));
       }
@@ -110,10 +110,10 @@ export async function buildNodeReport(
         const topology = await readTopology(host.sysRoot);
         return findSplitCores(state, (cpu) => topology.coreOf(cpu)?.cpus);
       }),
-      guarded(async () =>
+      guarded(() =>
         findAffinityDrift(
           state,
-          await observePids(host.procRoot, recordedPids(state)),
+          observePids(host.procRoot, recordedPids(state)),
         )
       ),
     ]);

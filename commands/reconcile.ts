@@ -8,7 +8,6 @@ import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
 import {
   readConfig,
-  readTasks,
   removeStaleTemps,
   withConfigLock,
   writeTasks,
@@ -50,37 +49,29 @@ export function reconcileOnce(
     confDir,
     true,
     { timeoutMs: host.lockTimeoutMs },
-    async () => {
-      const state = await readConfig(confDir);
-      for (const path of await removeStaleTemps(confDir, state)) {
+    () => {
+      const state = readConfig(confDir);
+      for (const path of removeStaleTemps(confDir, state)) {
         host.log.info(
           `Removed a temporary file left by a killed writer: ${path}`,
         );
       }
-      const observed = await observePids(host.procRoot, recordedPids(state));
+      const observed = observePids(host.procRoot, recordedPids(state));
       const plan = planReconcile(state, observed);
-      const byList = new Map<
-        string,
-        { pool: string; cpus: string; dead: Set<number> }
-      >();
-      for (const task of plan.reclaimed) {
-        const key = `${task.pool}\0${task.cpus}`;
-        const entry = byList.get(key) ??
-          { pool: task.pool, cpus: task.cpus, dead: new Set<number>() };
-        entry.dead.add(task.pid);
-        byList.set(key, entry);
-      }
-      for (const { pool, cpus, dead } of byList.values()) {
-        const tasks = await readTasks(confDir, pool, cpus);
-        await writeTasks(
-          confDir,
-          pool,
-          cpus,
-          tasks.filter((pid) => !dead.has(pid)),
-        );
-        host.log.info(
-          `Reclaimed ${pool}:${cpus} from pids ${[...dead].join(",")}`,
-        );
+      for (const pool of state.pools) {
+        for (const list of pool.cpuLists) {
+          const dead = list.tasks.filter((pid) => observed.get(pid) === null);
+          if (dead.length === 0) continue;
+          writeTasks(
+            confDir,
+            pool.name,
+            list.name,
+            list.tasks.filter((pid) => observed.get(pid) !== null),
+          );
+          host.log.info(
+            `Reclaimed ${pool.name}:${list.name} from pids ${dead.join(",")}`,
+          );
+        }
       }
       return plan.report;
     },

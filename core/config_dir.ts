@@ -7,6 +7,12 @@
  * `flock(2)` locks on `<conf-dir>/lock`, and reads `/proc/locks` (or the
  * file given) to name a lock holder. Every write goes through a temporary
  * file, fsync, rename and an fsync of the directory.
+ *
+ * Reads and writes are synchronous on purpose: they touch a few small
+ * local files while kcm holds the lock with nothing else to do, and a
+ * thread-pool round trip per file was most of `isolate`'s and
+ * `reconcile`'s own time (bench/README.md). Only the wait for the lock
+ * yields to the event loop.
  */
 
 import { baseName, dirName, joinPath, normalizePath } from "./paths.ts";
@@ -96,16 +102,13 @@ export function parseTasks(text: string, file: string): number[] {
 }
 
 /** Lists the sub-directories of `dir`, sorted by name (code point order). */
-async function listDirectories(dir: string): Promise<string[]> {
+function listDirectories(dir: string): string[] {
   const names: string[] = [];
   try {
-    for await (const entry of Deno.readDir(dir)) {
+    for (const entry of Deno.readDirSync(dir)) {
       if (entry.isDirectory) names.push(entry.name);
-      else if (entry.isSymlink) {
-        const info = await Deno.stat(joinPath(dir, entry.name)).catch(() =>
-          null
-        );
-        if (info?.isDirectory) names.push(entry.name);
+      else if (entry.isSymlink && isDirectory(joinPath(dir, entry.name))) {
+        names.push(entry.name);
       }
     }
   } catch (error) {
@@ -118,10 +121,18 @@ async function listDirectories(dir: string): Promise<string[]> {
   return names.sort(compareNames);
 }
 
-async function readExclusive(confDir: string, pool: string): Promise<boolean> {
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function readExclusive(confDir: string, pool: string): boolean {
   const file = joinPath(poolPath(confDir, pool), "exclusive");
   try {
-    const text = await Deno.readTextFile(file);
+    const text = Deno.readTextFileSync(file);
     return text.startsWith("1");
   } catch (error) {
     throw new ConfigError(
@@ -133,15 +144,15 @@ async function readExclusive(confDir: string, pool: string): Promise<boolean> {
 }
 
 /** Reads one cpu list's tasks. */
-export async function readTasks(
+export function readTasks(
   confDir: string,
   pool: string,
   list: string,
-): Promise<number[]> {
+): number[] {
   const file = tasksPath(confDir, pool, list);
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = Deno.readTextFileSync(file);
   } catch (error) {
     throw new ConfigError(
       `Cannot read tasks file "${file}": ${describeError(error)}`,
@@ -168,17 +179,17 @@ function checkListName(confDir: string, pool: string, list: string): void {
 }
 
 /** Reads one pool; a missing pool directory gives undefined. */
-export async function readPool(
+export function readPool(
   confDir: string,
   pool: string,
-): Promise<PoolState | undefined> {
+): PoolState | undefined {
   try {
-    const info = await Deno.stat(poolPath(confDir, pool));
+    const info = Deno.statSync(poolPath(confDir, pool));
     if (!info.isDirectory) return undefined;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       // Tell a missing pool apart from a missing config directory.
-      await listDirectories(joinPath(confDir, "pools"));
+      listDirectories(joinPath(confDir, "pools"));
       return undefined;
     }
     throw new ConfigError(
@@ -187,23 +198,20 @@ export async function readPool(
       { cause: error },
     );
   }
-  const exclusive = await readExclusive(confDir, pool);
-  const names = await listDirectories(poolPath(confDir, pool));
+  const exclusive = readExclusive(confDir, pool);
+  const names = listDirectories(poolPath(confDir, pool));
   for (const list of names) checkListName(confDir, pool, list);
-  const cpuLists = await Promise.all(
-    names.map(async (name) => ({
-      name,
-      tasks: await readTasks(confDir, pool, name),
-    })),
-  );
+  const cpuLists = names.map((name) => ({
+    name,
+    tasks: readTasks(confDir, pool, name),
+  }));
   return { name: pool, exclusive, cpuLists };
 }
 
 /** Reads the whole config directory. Call it under a lock. */
-export async function readConfig(confDir: string): Promise<ConfigState> {
-  const names = await listDirectories(joinPath(confDir, "pools"));
-  const pools: PoolState[] = [];
-  for (const name of names) pools.push((await readPool(confDir, name))!);
+export function readConfig(confDir: string): ConfigState {
+  const names = listDirectories(joinPath(confDir, "pools"));
+  const pools = names.map((name) => readPool(confDir, name)!);
   return { path: normalizeConfPath(confDir), pools };
 }
 
@@ -220,14 +228,14 @@ export interface HeldLock extends AsyncDisposable {
   release(): Promise<void>;
 }
 
-async function findLockHolder(
+function findLockHolder(
   lockFile: string,
   locksFile: string,
-): Promise<string | undefined> {
+): string | undefined {
   try {
-    const { ino } = await Deno.stat(lockFile);
+    const { ino } = Deno.statSync(lockFile);
     if (ino === null) return undefined;
-    const text = await Deno.readTextFile(locksFile);
+    const text = Deno.readTextFileSync(locksFile);
     for (const line of text.split("\n")) {
       const fields = line.trim().split(/\s+/);
       // "1: FLOCK  ADVISORY  WRITE 8538 fe:00:9978067 0 EOF"
@@ -245,20 +253,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * Takes the config lock: `exclusive` on a read-write descriptor for
- * writers, shared on a read-only one for readers (so a read-only mount
- * works). Waits at most `timeoutMs`, polling with a growing back-off.
- */
-export async function lockConfig(
-  confDir: string,
-  exclusive: boolean,
-  options: LockOptions,
-): Promise<HeldLock> {
-  const lockFile = joinPath(confDir, LOCK_FILE);
-  let file: Deno.FsFile;
+function openLockFile(lockFile: string, exclusive: boolean): Deno.FsFile {
   try {
-    file = await Deno.open(lockFile, { read: true, write: exclusive });
+    return Deno.openSync(lockFile, { read: true, write: exclusive });
   } catch (error) {
     throw new ConfigError(
       `Cannot open lock file "${lockFile}": ${describeError(error)}`,
@@ -271,13 +268,31 @@ export async function lockConfig(
       },
     );
   }
+}
+
+function tryLock(file: Deno.FsFile, exclusive: boolean): boolean {
+  return file.tryLockSync(exclusive);
+}
+
+/**
+ * Takes the config lock: `exclusive` on a read-write descriptor for
+ * writers, shared on a read-only one for readers (so a read-only mount
+ * works). Waits at most `timeoutMs`, polling with a growing back-off.
+ */
+export async function lockConfig(
+  confDir: string,
+  exclusive: boolean,
+  options: LockOptions,
+): Promise<HeldLock> {
+  const lockFile = joinPath(confDir, LOCK_FILE);
+  const file = openLockFile(lockFile, exclusive);
   const deadline = performance.now() + options.timeoutMs;
   let pause = 1;
   try {
-    while (!(await file.tryLock(exclusive))) {
+    while (!tryLock(file, exclusive)) {
       const left = deadline - performance.now();
       if (left <= 0) {
-        const holder = await findLockHolder(
+        const holder = findLockHolder(
           lockFile,
           options.locksFile ?? "/proc/locks",
         );
@@ -299,14 +314,12 @@ export async function lockConfig(
     throw error;
   }
   let released = false;
-  const release = async () => {
-    if (released) return;
-    released = true;
-    try {
-      await file.unlock();
-    } finally {
-      file.close();
+  const release = () => {
+    if (!released) {
+      released = true;
+      file.close(); // closing the last descriptor drops the flock
     }
+    return Promise.resolve();
   };
   return { release, [Symbol.asyncDispose]: release };
 }
@@ -316,7 +329,7 @@ export async function withConfigLock<T>(
   confDir: string,
   exclusive: boolean,
   options: LockOptions,
-  fn: () => Promise<T>,
+  fn: () => T | Promise<T>,
 ): Promise<T> {
   await using _lock = await lockConfig(confDir, exclusive, options);
   return await fn();
@@ -325,10 +338,10 @@ export async function withConfigLock<T>(
 // ---------------------------------------------------------------------------
 // Writing
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
+function syncDirectory(dir: string): void {
+  const handle = Deno.openSync(dir, { read: true });
   try {
-    await handle.sync();
+    handle.syncSync();
   } finally {
     handle.close();
   }
@@ -338,11 +351,11 @@ async function syncDirectory(dir: string): Promise<void> {
  * Replaces `path` with `data` atomically: a temporary file beside it,
  * fsync, rename over the target, fsync of the directory.
  */
-export async function writeFileAtomic(
+export function writeFileAtomic(
   path: string,
   data: string,
   mode = 0o644,
-): Promise<void> {
+): void {
   const dir = dirName(path);
   const temp = joinPath(
     dir,
@@ -351,7 +364,7 @@ export async function writeFileAtomic(
     }`,
   );
   try {
-    const file = await Deno.open(temp, {
+    const file = Deno.openSync(temp, {
       write: true,
       createNew: true,
       mode,
@@ -360,59 +373,63 @@ export async function writeFileAtomic(
       const bytes = new TextEncoder().encode(data);
       let written = 0;
       while (written < bytes.length) {
-        written += await file.write(bytes.subarray(written));
+        written += file.writeSync(bytes.subarray(written));
       }
-      await file.sync();
+      file.syncSync();
     } finally {
       file.close();
     }
-    await Deno.rename(temp, path);
+    Deno.renameSync(temp, path);
   } catch (error) {
-    await Deno.remove(temp).catch(() => {});
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // It was never created, or the rename consumed it.
+    }
     throw new ConfigError(
       `Cannot write "${path}": ${describeError(error)}`,
       1,
       { cause: error },
     );
   }
-  await syncDirectory(dir);
+  syncDirectory(dir);
 }
 
 /** Rewrites a tasks file: pids joined by `,`, no trailing newline. */
-export async function writeTasks(
+export function writeTasks(
   confDir: string,
   pool: string,
   list: string,
   pids: readonly number[],
-): Promise<void> {
-  await writeFileAtomic(tasksPath(confDir, pool, list), pids.join(","));
+): void {
+  writeFileAtomic(tasksPath(confDir, pool, list), pids.join(","));
 }
 
 /** Adds `pid` to a list's tasks. Call it under the exclusive lock. */
-export async function addTask(
+export function addTask(
   confDir: string,
   pool: string,
   list: string,
   pid: number,
-): Promise<void> {
-  const tasks = await readTasks(confDir, pool, list);
-  await writeTasks(confDir, pool, list, [...tasks, pid]);
+): void {
+  const tasks = readTasks(confDir, pool, list);
+  writeTasks(confDir, pool, list, [...tasks, pid]);
 }
 
 /**
  * Removes every occurrence of `pid` from a list's tasks. Call it under the
  * exclusive lock. Returns false when the pid was not there.
  */
-export async function removeTask(
+export function removeTask(
   confDir: string,
   pool: string,
   list: string,
   pid: number,
-): Promise<boolean> {
-  const tasks = await readTasks(confDir, pool, list);
+): boolean {
+  const tasks = readTasks(confDir, pool, list);
   const kept = tasks.filter((t) => t !== pid);
   if (kept.length === tasks.length) return false;
-  await writeTasks(confDir, pool, list, kept);
+  writeTasks(confDir, pool, list, kept);
   return true;
 }
 
@@ -421,18 +438,23 @@ export async function removeTask(
  * directories. Call it under the exclusive lock: then no writer is live.
  * Returns the paths removed.
  */
-export async function removeStaleTemps(
+export function removeStaleTemps(
   confDir: string,
   state: ConfigState,
-): Promise<string[]> {
+): string[] {
   const removed: string[] = [];
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
       const dir = joinPath(poolPath(confDir, pool.name), list.name);
-      for await (const entry of Deno.readDir(dir)) {
+      for (const entry of Deno.readDirSync(dir)) {
         if (entry.isFile && entry.name.startsWith(TEMP_MARK)) {
-          await Deno.remove(joinPath(dir, entry.name)).catch(() => {});
-          removed.push(joinPath(dir, entry.name));
+          const path = joinPath(dir, entry.name);
+          try {
+            Deno.removeSync(path);
+            removed.push(path);
+          } catch {
+            // Gone already; nothing to clean.
+          }
         }
       }
     }
@@ -535,7 +557,7 @@ export async function createConfigDir(
       await buildPools(joinPath(staging, "pools"), pools);
       await fsyncTree(staging);
       await Deno.rename(staging, confDir);
-      await syncDirectory(parent);
+      syncDirectory(parent);
     } catch (error) {
       await Deno.remove(staging, { recursive: true }).catch(() => {});
       fail(error);
@@ -570,7 +592,7 @@ export async function createConfigDir(
     await fsyncTree(joinPath(confDir, LOCK_FILE));
     await Deno.rename(joinPath(staging, "pools"), joinPath(confDir, "pools"));
     await Deno.remove(staging);
-    await syncDirectory(confDir);
+    syncDirectory(confDir);
   } catch (error) {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     fail(error);

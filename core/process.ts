@@ -18,6 +18,7 @@ export const FORWARDED_SIGNALS = [
   "SIGUSR2",
 ] as const satisfies readonly Deno.Signal[];
 
+// Linux numbering (x86, arm, arm64, riscv), every signal Deno can report.
 const SIGNAL_NUMBERS: Record<string, number> = {
   SIGHUP: 1,
   SIGINT: 2,
@@ -34,8 +35,23 @@ const SIGNAL_NUMBERS: Record<string, number> = {
   SIGPIPE: 13,
   SIGALRM: 14,
   SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
   SIGXCPU: 24,
   SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPOLL: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
 };
 
 /** The shell convention for a status: the code, or 128+N for signal N. */

@@ -59,7 +59,7 @@ Deno.test("readConfig() reads pools and lists in code point order", async () => 
     controlplane: { exclusive: "", lists: { "3,11": "" } },
   });
   await Deno.writeTextFile(join(config.confDir, "pools", "stray-file"), "x");
-  const state = await readConfig(config.confDir + "/");
+  const state = readConfig(config.confDir + "/");
   assert.equal(state.path, config.confDir);
   assert.deepEqual(state.pools.map((p) => [p.name, p.exclusive]), [
     ["controlplane", false],
@@ -77,25 +77,25 @@ Deno.test("readConfig() names the file it cannot read", async () => {
   await using config = await makeConfigDir({
     a: { exclusive: true, lists: { "0": "x" } },
   });
-  await assert.rejects(
-    readConfig(config.confDir),
+  assert.throws(
+    () => readConfig(config.confDir),
     /Cannot parse tasks file ".*\/pools\/a\/0\/tasks": "x" is not a pid/,
   );
   await Deno.writeTextFile(join(config.confDir, "pools/a/0/tasks"), "");
   await Deno.remove(join(config.confDir, "pools/a/exclusive"));
-  await assert.rejects(
-    readConfig(config.confDir),
+  assert.throws(
+    () => readConfig(config.confDir),
     /Cannot read pool flag ".*\/pools\/a\/exclusive": no such file/,
   );
   await Deno.writeTextFile(join(config.confDir, "pools/a/exclusive"), "1");
   await Deno.mkdir(join(config.confDir, "pools/a/4-"));
-  await assert.rejects(
-    readConfig(config.confDir),
+  assert.throws(
+    () => readConfig(config.confDir),
     /Malformed cpu list directory ".*\/pools\/a\/4-": Cannot parse CPU list "4-"/,
   );
   await Deno.remove(join(config.confDir, "pools"), { recursive: true });
-  await assert.rejects(
-    readConfig(config.confDir),
+  assert.throws(
+    () => readConfig(config.confDir),
     /Cannot read config directory ".*\/pools": no such file/,
   );
 });
@@ -166,13 +166,13 @@ Deno.test("addTask() and removeTask() rewrite tasks atomically", async () => {
   await using config = await makeConfigDir({
     p: { exclusive: false, lists: { "0": "5\n" } },
   });
-  await addTask(config.confDir, "p", "0", 7);
-  await addTask(config.confDir, "p", "0", 5);
+  addTask(config.confDir, "p", "0", 7);
+  addTask(config.confDir, "p", "0", 5);
   assert.equal(await config.tasks("p", "0"), "5,7,5");
-  assert.equal(await removeTask(config.confDir, "p", "0", 5), true);
+  assert.equal(removeTask(config.confDir, "p", "0", 5), true);
   assert.equal(await config.tasks("p", "0"), "7");
-  assert.equal(await removeTask(config.confDir, "p", "0", 9), false);
-  assert.equal(await removeTask(config.confDir, "p", "0", 7), true);
+  assert.equal(removeTask(config.confDir, "p", "0", 9), false);
+  assert.equal(removeTask(config.confDir, "p", "0", 7), true);
   assert.equal(await config.tasks("p", "0"), "");
   const entries = await listNames(join(config.confDir, "pools/p/0"));
   assert.deepEqual(entries, ["tasks"], "no temp files left");
@@ -181,11 +181,11 @@ Deno.test("addTask() and removeTask() rewrite tasks atomically", async () => {
 Deno.test("writeFileAtomic() leaves the old file whole when it fails", async () => {
   await using config = await makeConfigDir({});
   const path = join(config.root, "f");
-  await writeFileAtomic(path, "old");
+  writeFileAtomic(path, "old");
   await Deno.chmod(config.root, 0o555);
   try {
     if (Deno.uid() === 0) return; // root writes anyway
-    await assert.rejects(writeFileAtomic(path, "new"), ConfigError);
+    assert.throws(() => writeFileAtomic(path, "new"), ConfigError);
     assert.equal(await Deno.readTextFile(path), "old");
   } finally {
     await Deno.chmod(config.root, 0o755);
@@ -198,8 +198,8 @@ Deno.test("removeStaleTemps() deletes what a killed writer left", async () => {
   });
   const stale = join(config.confDir, "pools/p/0/.kcm-tmp-tasks.123.abcd");
   await Deno.writeTextFile(stale, "1,2");
-  const state = await readConfig(config.confDir);
-  assert.deepEqual(await removeStaleTemps(config.confDir, state), [stale]);
+  const state = readConfig(config.confDir);
+  assert.deepEqual(removeStaleTemps(config.confDir, state), [stale]);
   assert.deepEqual(state.pools[0]!.cpuLists, [{ name: "0", tasks: [] }]);
 });
 
@@ -251,7 +251,7 @@ Deno.test("createConfigDir() fills an existing empty directory (a mount point)",
     await createConfigDir(root, POOLS);
     const names = await listNames(root);
     assert.deepEqual(names, ["lock", "pools"]);
-    assert.equal((await readConfig(root)).pools.length, 3);
+    assert.equal((readConfig(root)).pools.length, 3);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
