@@ -7,10 +7,12 @@
 import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
 import {
+  formatTasks,
   readConfig,
   removeStaleTemps,
+  tasksPath,
   withConfigLock,
-  writeTasks,
+  writeFilesAtomic,
 } from "../core/config_dir.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson, type JsonValue } from "../core/json.ts";
@@ -49,7 +51,7 @@ export function reconcileOnce(
     confDir,
     true,
     { timeoutMs: host.lockTimeoutMs },
-    () => {
+    async () => {
       const state = readConfig(confDir);
       for (const path of removeStaleTemps(confDir, state)) {
         host.log.info(
@@ -58,21 +60,22 @@ export function reconcileOnce(
       }
       const observed = observePids(host.procRoot, recordedPids(state));
       const plan = planReconcile(state, observed);
+      const rewrites: { path: string; data: string }[] = [];
       for (const pool of state.pools) {
         for (const list of pool.cpuLists) {
           const dead = list.tasks.filter((pid) => observed.get(pid) === null);
           if (dead.length === 0) continue;
-          writeTasks(
-            confDir,
-            pool.name,
-            list.name,
-            list.tasks.filter((pid) => observed.get(pid) !== null),
-          );
+          const alive = list.tasks.filter((pid) => observed.get(pid) !== null);
+          rewrites.push({
+            path: tasksPath(confDir, pool.name, list.name),
+            data: formatTasks(alive),
+          });
           host.log.info(
             `Reclaimed ${pool.name}:${list.name} from pids ${dead.join(",")}`,
           );
         }
       }
+      await writeFilesAtomic(rewrites);
       return plan.report;
     },
   );

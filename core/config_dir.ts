@@ -347,6 +347,52 @@ function syncDirectory(dir: string): void {
   }
 }
 
+function tempPathFor(path: string): string {
+  const suffix = crypto.randomUUID().slice(0, 8);
+  return joinPath(
+    dirName(path),
+    `${TEMP_MARK}${baseName(path)}.${Deno.pid}.${suffix}`,
+  );
+}
+
+function writeNewFile(
+  path: string,
+  data: string,
+  options: { mode: number; sync: boolean },
+): void {
+  const file = Deno.openSync(path, {
+    write: true,
+    createNew: true,
+    mode: options.mode,
+  });
+  try {
+    const bytes = new TextEncoder().encode(data);
+    let written = 0;
+    while (written < bytes.length) {
+      written += file.writeSync(bytes.subarray(written));
+    }
+    if (options.sync) file.syncSync();
+  } finally {
+    file.close();
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // It was never created, or the rename consumed it.
+  }
+}
+
+function writeFailure(path: string, error: unknown): ConfigError {
+  return new ConfigError(
+    `Cannot write "${path}": ${describeError(error)}`,
+    1,
+    { cause: error },
+  );
+}
+
 /**
  * Replaces `path` with `data` atomically: a temporary file beside it,
  * fsync, rename over the target, fsync of the directory.
@@ -356,53 +402,75 @@ export function writeFileAtomic(
   data: string,
   mode = 0o644,
 ): void {
-  const dir = dirName(path);
-  const temp = joinPath(
-    dir,
-    `${TEMP_MARK}${baseName(path)}.${Deno.pid}.${
-      crypto.randomUUID().slice(0, 8)
-    }`,
-  );
+  const temp = tempPathFor(path);
   try {
-    const file = Deno.openSync(temp, {
-      write: true,
-      createNew: true,
-      mode,
-    });
-    try {
-      const bytes = new TextEncoder().encode(data);
-      let written = 0;
-      while (written < bytes.length) {
-        written += file.writeSync(bytes.subarray(written));
-      }
-      file.syncSync();
-    } finally {
-      file.close();
-    }
+    writeNewFile(temp, data, { mode, sync: true });
     Deno.renameSync(temp, path);
   } catch (error) {
-    try {
-      Deno.removeSync(temp);
-    } catch {
-      // It was never created, or the rename consumed it.
-    }
-    throw new ConfigError(
-      `Cannot write "${path}": ${describeError(error)}`,
-      1,
-      { cause: error },
-    );
+    removeQuietly(temp);
+    throw writeFailure(path, error);
   }
-  syncDirectory(dir);
+  syncDirectory(dirName(path));
 }
 
-/** Rewrites a tasks file: pids joined by `,`, no trailing newline. */
+async function syncPath(path: string): Promise<void> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    await file.sync();
+  } finally {
+    file.close();
+  }
+}
+
+async function inBatches<T>(
+  items: readonly T[],
+  size: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map(work));
+  }
+}
+
+/**
+ * {@linkcode writeFileAtomic} for many files at once, with the same
+ * guarantees for each (temp file fsynced before its rename, directory
+ * fsynced after it), but the fsyncs issued concurrently so the file
+ * system can commit them together: one journal commit for a batch
+ * instead of one per file, which is what `reconcile` pays when it frees
+ * thousands of lists.
+ */
+export async function writeFilesAtomic(
+  files: readonly { readonly path: string; readonly data: string }[],
+): Promise<void> {
+  const temps = files.map((f) => ({ ...f, temp: tempPathFor(f.path) }));
+  try {
+    for (const f of temps) {
+      writeNewFile(f.temp, f.data, { mode: 0o644, sync: false });
+    }
+    await inBatches(temps, 64, (f) => syncPath(f.temp));
+    for (const f of temps) Deno.renameSync(f.temp, f.path);
+  } catch (error) {
+    for (const f of temps) removeQuietly(f.temp);
+    throw writeFailure(temps[0]?.path ?? "", error);
+  }
+  const dirs = [...new Set(files.map((f) => dirName(f.path)))];
+  await inBatches(dirs, 64, syncPath);
+}
+
+/** The text of a tasks file: pids joined by `,`, no trailing newline. */
+export function formatTasks(pids: readonly number[]): string {
+  return pids.join(",");
+}
+
+/** Rewrites a tasks file atomically. */
 export function writeTasks(
   confDir: string,
   pool: string,
   list: string,
   pids: readonly number[],
 ): void {
-  writeFileAtomic(tasksPath(confDir, pool, list), pids.join(","));
+  writeFileAtomic(tasksPath(confDir, pool, list), formatTasks(pids));
 }
 
 /** Adds `pid` to a list's tasks. Call it under the exclusive lock. */
