@@ -413,6 +413,10 @@ export function writeFileAtomic(
   syncDirectory(dirName(path));
 }
 
+function renameAll(moves: readonly { temp: string; path: string }[]): void {
+  for (const { temp, path } of moves) Deno.renameSync(temp, path);
+}
+
 async function syncPath(path: string): Promise<void> {
   const file = await Deno.open(path, { read: true });
   try {
@@ -449,7 +453,7 @@ export async function writeFilesAtomic(
       writeNewFile(f.temp, f.data, { mode: 0o644, sync: false });
     }
     await inBatches(temps, 64, (f) => syncPath(f.temp));
-    for (const f of temps) Deno.renameSync(f.temp, f.path);
+    renameAll(temps);
   } catch (error) {
     for (const f of temps) removeQuietly(f.temp);
     throw writeFailure(temps[0]?.path ?? "", error);
