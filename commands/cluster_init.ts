@@ -25,7 +25,7 @@ import {
   type K8sClient,
   retryOnConflict,
 } from "../core/k8s/client.ts";
-import { K8sApiError } from "../core/k8s/errors.ts";
+import { explainApiError } from "../core/k8s/errors.ts";
 import { isDns1123Subdomain } from "../core/k8s/node_name.ts";
 import type { NodeObject } from "../core/k8s/nodes.ts";
 import {
@@ -583,15 +583,7 @@ export async function run(
     host.log.info(`cluster-init done on ${nodes.length} nodes`);
     return 0;
   } catch (error) {
-    if (error instanceof K8sApiError) {
-      throw new KcmError(`cluster-init: ${error.message}`, 1, {
-        cause: error,
-        hint: error.status === 403
-          ? "bind kcm's ServiceAccount to the ClusterRole in resources/rbac.yaml"
-          : error.hint,
-      });
-    }
-    throw error;
+    throw explainApiError("cluster-init", error);
   } finally {
     client.close();
   }

@@ -11,10 +11,10 @@
 
 import { type Invocation, stringOption } from "../core/command.ts";
 import { readPool, withConfigLock } from "../core/config_dir.ts";
-import { ConfigError, KcmError } from "../core/errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { connectK8s } from "../core/k8s/client.ts";
-import { K8sApiError } from "../core/k8s/errors.ts";
+import { explainApiError } from "../core/k8s/errors.ts";
 import { nodeName } from "../core/k8s/node_name.ts";
 import {
   advertiseDataplaneCores,
@@ -35,21 +35,9 @@ export function parse(invocation: Invocation): DiscoverOptions {
 }
 
 function fail(action: string, node: string, error: unknown): never {
-  if (error instanceof K8sApiError) {
-    throw new KcmError(
-      `Cannot ${action} node "${node}": ${error.message}`,
-      1,
-      {
-        cause: error,
-        hint: error.status === 403
-          ? "bind kcm's ServiceAccount to the ClusterRole in resources/rbac.yaml"
-          : error.status === 404
-          ? "set NODE_NAME to this machine's Node name"
-          : error.hint,
-      },
-    );
-  }
-  throw error;
+  throw explainApiError(`Cannot ${action} node "${node}"`, error, {
+    404: "set NODE_NAME to this machine's Node name",
+  });
 }
 
 /** Runs `kcm discover`. */

@@ -9,8 +9,11 @@
  * - `taskAffinity`: every live task runs on exactly its list's CPUs.
  */
 
-import { parseCount } from "../core/cli.ts";
-import { type Invocation, stringOption } from "../core/command.ts";
+import {
+  type Invocation,
+  parseReportOptions,
+  type ReportOptions,
+} from "../core/command.ts";
 import {
   type ConfigState,
   readConfig,
@@ -34,22 +37,11 @@ import { repeatEvery } from "../core/repeat.ts";
 import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
 
 /** Options of `kcm node-report`. */
-export interface NodeReportOptions {
-  readonly confDir: string;
-  readonly publish: boolean;
-  readonly intervalSeconds: number;
-}
+export type NodeReportOptions = ReportOptions;
 
-/** Validates `node-report`'s flags. */
+/** Validates the flags. */
 export function parse(invocation: Invocation): NodeReportOptions {
-  return {
-    confDir: stringOption(invocation, "conf-dir"),
-    publish: invocation.options.publish === true,
-    intervalSeconds: parseCount(
-      "interval",
-      stringOption(invocation, "interval"),
-    ),
-  };
+  return parseReportOptions(invocation);
 }
 
 function message(error: unknown): string {

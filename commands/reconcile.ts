@@ -4,8 +4,11 @@
  * JSON; with `--publish` also as a ReconcileReport object.
  */
 
-import { parseCount } from "../core/cli.ts";
-import { type Invocation, stringOption } from "../core/command.ts";
+import {
+  type Invocation,
+  parseReportOptions,
+  type ReportOptions,
+} from "../core/command.ts";
 import {
   formatTasks,
   readConfig,
@@ -21,22 +24,11 @@ import { planReconcile, recordedPids } from "../core/reports.ts";
 import { repeatEvery } from "../core/repeat.ts";
 
 /** Options of `kcm reconcile`. */
-export interface ReconcileOptions {
-  readonly confDir: string;
-  readonly publish: boolean;
-  readonly intervalSeconds: number;
-}
+export type ReconcileOptions = ReportOptions;
 
-/** Validates `reconcile`'s flags. */
+/** Validates the flags. */
 export function parse(invocation: Invocation): ReconcileOptions {
-  return {
-    confDir: stringOption(invocation, "conf-dir"),
-    publish: invocation.options.publish === true,
-    intervalSeconds: parseCount(
-      "interval",
-      stringOption(invocation, "interval"),
-    ),
-  };
+  return parseReportOptions(invocation);
 }
 
 /**

@@ -3,6 +3,7 @@
  * a pure `parse` from the command line to options, and `run` with a host.
  */
 
+import { parseCount } from "./cli.ts";
 import type { Host } from "./host.ts";
 
 /** A parsed command line of one subcommand (see `core/cli.ts`). */
@@ -27,4 +28,23 @@ export interface CommandModule<O> {
 export function stringOption(invocation: Invocation, name: string): string {
   const value = invocation.options[name];
   return typeof value === "string" ? value : "";
+}
+
+/** The options `reconcile` and `node-report` share. */
+export interface ReportOptions {
+  readonly confDir: string;
+  readonly publish: boolean;
+  readonly intervalSeconds: number;
+}
+
+/** Validates `--conf-dir`, `--publish` and `--interval`. */
+export function parseReportOptions(invocation: Invocation): ReportOptions {
+  return {
+    confDir: stringOption(invocation, "conf-dir"),
+    publish: invocation.options.publish === true,
+    intervalSeconds: parseCount(
+      "interval",
+      stringOption(invocation, "interval"),
+    ),
+  };
 }

@@ -59,3 +59,25 @@ export class K8sConfigError extends KcmError {
     super(message, 1, options);
   }
 }
+
+/** The hint for an API refusal: how to grant kcm the rights it lacks. */
+export const RBAC_HINT =
+  "bind kcm's ServiceAccount to the ClusterRole in resources/rbac.yaml";
+
+/**
+ * Puts what kcm was doing in front of an API error's message, with a hint
+ * for the status at hand (RBAC for 403, or the one given per status).
+ * Errors that are not {@linkcode K8sApiError}s are returned unchanged.
+ */
+export function explainApiError(
+  doing: string,
+  error: unknown,
+  hints: Readonly<Record<number, string>> = {},
+): unknown {
+  if (!(error instanceof K8sApiError)) return error;
+  return new KcmError(`${doing}: ${error.message}`, 1, {
+    cause: error,
+    hint: hints[error.status] ??
+      (error.status === 403 ? RBAC_HINT : error.hint),
+  });
+}

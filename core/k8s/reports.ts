@@ -26,7 +26,7 @@ import {
   ONE_SHOT_RETRY,
   retryOnConflict,
 } from "./client.ts";
-import { K8sApiError } from "./errors.ts";
+import { explainApiError } from "./errors.ts";
 import { nodeName, toObjectName } from "./node_name.ts";
 
 /** The report kinds kcm publishes. */
@@ -355,15 +355,7 @@ export async function publishReport(
       } (${done})`,
     );
   } catch (error) {
-    if (error instanceof K8sApiError) {
-      throw new KcmError(`Cannot publish ${kind}: ${error.message}`, 1, {
-        cause: error,
-        hint: error.status === 403
-          ? "bind kcm's ServiceAccount to the ClusterRole in resources/rbac.yaml"
-          : error.hint,
-      });
-    }
-    throw error;
+    throw explainApiError(`Cannot publish ${kind}`, error);
   } finally {
     client.close();
   }

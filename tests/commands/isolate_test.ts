@@ -20,6 +20,7 @@ import {
   snapshotTree,
   type TempConfig,
 } from "../_helpers/temp_config_dir.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const PROCFS_FIXTURES = join(REPO_ROOT, "tests/fixtures/procfs");
 
@@ -49,20 +50,6 @@ function cpusAllowed(status: string): string {
   const match = /^Cpus_allowed_list:\s*(\S+)$/m.exec(status);
   assert.ok(match, `no Cpus_allowed_list in ${status}`);
   return match[1]!;
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
 }
 
 /** The children of `pid`, from every thread's `children` file. */

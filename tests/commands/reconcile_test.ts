@@ -12,6 +12,7 @@ import {
   snapshotTree,
   type TempConfig,
 } from "../_helpers/temp_config_dir.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const MIXED = join(REPO_ROOT, "tests/fixtures/procfs/mixed_tasks");
 
@@ -31,20 +32,6 @@ async function deadPid(): Promise<number> {
   await child.status;
   await assert.rejects(Deno.lstat(`/proc/${child.pid}`), Deno.errors.NotFound);
   return child.pid;
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
 }
 
 /** Accumulates a stream's text as it arrives. */

@@ -10,20 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type CliResult, finish, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+import { waitFor } from "../_helpers/wait.ts";
 
 /** Strict parse of a tasks file as kcm writes it: pids joined by ",". */
 function parseTasksStrict(text: string, where: string): number[] {
@@ -147,7 +134,7 @@ Deno.test("50 concurrent isolates on 2 exclusive lists: exactly 2 run, 48 are re
         kcms.map((kcm) => hasOpen(kcm.pid, lockFile)),
       );
       return waiting.every(Boolean) ? true : undefined;
-    });
+    }, 30_000);
     const startup = performance.now() - started;
     await gate.unlock();
     const all = Promise.all(kcms.map(finish));

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type CliResult, finish, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 function isolateArgs(conf: TempConfig, command: string[]): string[] {
   const [name, ...args] = command;
@@ -20,20 +21,6 @@ function isolateArgs(conf: TempConfig, command: string[]): string[] {
     "--",
     ...args,
   ];
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
 }
 
 function exists(path: string): Promise<true | undefined> {

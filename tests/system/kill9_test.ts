@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { finish, runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 /** A tiny seeded PRNG (mulberry32) so a failing run can be replayed. */
 function mulberry32(seed: number): () => number {
@@ -21,20 +22,6 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
 }
 
 function isAlive(pid: number): Promise<boolean> {
