@@ -15,6 +15,7 @@ import { writeConfigDir } from "./fixtures.ts";
 import {
   DENO,
   formatMs,
+  KCM_V8_FLAGS,
   median,
   percentile,
   repoPath,
@@ -75,6 +76,7 @@ export async function benchContention(options: BenchOptions): Promise<Row[]> {
       args: [
         "run",
         "--allow-all",
+        KCM_V8_FLAGS,
         main,
         "isolate",
         `--conf-dir=${confDir}`,

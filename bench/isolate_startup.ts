@@ -14,6 +14,7 @@ import {
   DENO,
   formatMs,
   interleave,
+  KCM_V8_FLAGS,
   median,
   repoPath,
   timeCommand,
@@ -47,7 +48,7 @@ export async function benchIsolateStartup(
     const deno = (...args: string[]) => async () =>
       (await timeCommand({
         command: DENO,
-        args: ["run", "--allow-all", ...args],
+        args: ["run", "--allow-all", KCM_V8_FLAGS, ...args],
       }))
         .ms;
     const isolate = (conf: string, ...extra: string[]) =>

@@ -115,4 +115,10 @@ export function repoPath(relative: string): string {
 }
 
 /** The path of the `deno` running this benchmark. */
+/**
+ * The V8 flag kcm ships with (`deno task compile`, the `install` launcher):
+ * kcm runs measured here get it too, so they behave like the binary.
+ */
+export const KCM_V8_FLAGS = "--v8-flags=--max-semi-space-size=2";
+
 export const DENO = Deno.execPath();

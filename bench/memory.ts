@@ -22,7 +22,7 @@ import {
   writeFakeProcfs,
 } from "./fixtures.ts";
 import { readMemory } from "./memory_in_process.ts";
-import { DENO, repoPath, timeCommand } from "./measure.ts";
+import { DENO, KCM_V8_FLAGS, repoPath, timeCommand } from "./measure.ts";
 import type { BenchOptions } from "./options.ts";
 import type { Row } from "./table.ts";
 
@@ -55,6 +55,7 @@ function startLoop(
     args: [
       "run",
       "--allow-all",
+      KCM_V8_FLAGS,
       repoPath("main.ts"),
       command,
       `--conf-dir=${confDir}`,
@@ -202,7 +203,7 @@ export async function startMemoryBench(
             args: [
               "run",
               "--allow-all",
-              "--v8-flags=--expose-gc",
+              "--v8-flags=--expose-gc,--max-semi-space-size=2",
               repoPath("bench/memory_in_process.ts"),
               what,
               dir.conf,

@@ -22,6 +22,7 @@ import {
   DENO,
   formatMs,
   interleave,
+  KCM_V8_FLAGS,
   median,
   repoPath,
   timeCommand,
@@ -78,6 +79,7 @@ export async function benchNodeReportScale(
           args: [
             "run",
             "--allow-all",
+            KCM_V8_FLAGS,
             repoPath("main.ts"),
             "node-report",
             `--conf-dir=${mid.confDir}`,

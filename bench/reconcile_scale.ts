@@ -26,6 +26,7 @@ import {
   DENO,
   formatMs,
   interleave,
+  KCM_V8_FLAGS,
   median,
   repoPath,
   timeCommand,
@@ -64,6 +65,7 @@ export async function benchReconcileScale(
         args: [
           "run",
           "--allow-all",
+          KCM_V8_FLAGS,
           main,
           "reconcile",
           `--conf-dir=${confDir}`,

@@ -21,12 +21,16 @@ export const INSTALLED_MODE = 0o755;
 
 const TEMP_MARK = ".kcm-install-";
 
-/** Deno flags the launcher runs `main.ts` with (see docs/build.md). */
+/**
+ * Deno flags the launcher runs `main.ts` with (see docs/build.md): the
+ * same permissions and V8 flags as `deno task compile` bakes in.
+ */
 export const LAUNCHER_FLAGS = [
   "run",
   "--quiet",
   "--allow-all",
   "--no-prompt",
+  "--v8-flags=--max-semi-space-size=2",
 ] as const;
 
 /** Quotes `text` for a POSIX shell: single quotes, `'` as `'\''`. */
