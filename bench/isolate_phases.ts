@@ -55,7 +55,7 @@ addTask(confDir, poolName, list, pid);
 lap("addTask");
 await lock.release();
 lap("unlock");
-await pinProcess(parseCpuList(list));
+pinProcess(parseCpuList(list));
 lap("pinFirst");
 const child = startChild({
   command: "true",
@@ -73,7 +73,7 @@ relay[Symbol.dispose]();
 lap("dispose");
 
 // Not on kcm's path: figures that split the phases above.
-await pinProcess(parseCpuList(list));
+pinProcess(parseCpuList(list));
 lap("pinAgain");
 Deno.dlopen("libc.so.6", {
   getpid: { parameters: [], result: "i32" },

@@ -109,7 +109,7 @@ export async function run(
     if (!options.noAffinity) {
       const cpus = parseCpuList(list);
       host.log.debug(`Setting affinity to ${cpus}`);
-      await pinProcess(cpus);
+      pinProcess(cpus);
     }
     if (relay.caughtEarly !== undefined) {
       host.log.warning(

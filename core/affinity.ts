@@ -106,9 +106,9 @@ export function getThreadAffinity(tid: number): CpuSet {
   return CpuSet.of(cpus);
 }
 
-async function listThreads(): Promise<number[]> {
+function listThreads(): number[] {
   const tids: number[] = [];
-  for await (const entry of Deno.readDir("/proc/self/task")) {
+  for (const entry of Deno.readDirSync("/proc/self/task")) {
     tids.push(Number(entry.name));
   }
   return tids.sort((a, b) => a - b);
@@ -123,10 +123,10 @@ async function listThreads(): Promise<number[]> {
  * (pinned) creator; the loop repeats until no new thread shows up. A
  * thread that exits while we walk the list is skipped.
  */
-export async function pinProcess(cpus: CpuSet): Promise<void> {
+export function pinProcess(cpus: CpuSet): void {
   const done = new Set<number>();
   for (let round = 0; round < 10; round++) {
-    const fresh = (await listThreads()).filter((tid) => !done.has(tid));
+    const fresh = listThreads().filter((tid) => !done.has(tid));
     if (fresh.length === 0) return;
     for (const tid of fresh) {
       try {

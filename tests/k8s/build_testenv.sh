@@ -42,6 +42,10 @@ if has_binaries "$target"; then
   exit 0
 fi
 
+# Go's default install place, for shells whose PATH lacks it.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+  PATH="/usr/local/go/bin:$PATH"
+fi
 command -v go >/dev/null || {
   echo "build_testenv: 'go' is not installed; install Go >= 1.26 or set KUBEBUILDER_ASSETS" >&2
   exit 1
