@@ -32,7 +32,7 @@ lap("importIsolate");
 const { pinProcess } = await import("../core/affinity.ts");
 lap("importAffinity");
 
-const { lockConfig, readPool, addTask, removeTask } = await import(
+const { lockConfig, readPool, writeTasks, removeTask } = await import(
   "../core/config_dir.ts"
 );
 const { readSelfPid } = await import("../core/procfs.ts");
@@ -49,9 +49,10 @@ const lock = await lockConfig(confDir, true, { timeoutMs: 30_000 });
 lap("lock");
 const pool = readPool(confDir, poolName);
 if (pool === undefined) throw new Error(`no pool ${poolName}`);
-const list = chooseCpuList(pool, Math.random)!;
+const chosen = chooseCpuList(pool, Math.random)!;
+const list = chosen.name;
 lap("readPool");
-addTask(confDir, poolName, list, pid);
+writeTasks(confDir, poolName, list, [...chosen.tasks, pid]);
 lap("addTask");
 await lock.release();
 lap("unlock");

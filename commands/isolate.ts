@@ -19,11 +19,12 @@
 import { UsageError } from "../core/errors.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
 import {
-  addTask,
+  type CpuListState,
   type PoolState,
   readPool,
   removeTask,
   withConfigLock,
+  writeTasks,
 } from "../core/config_dir.ts";
 import { pinProcess } from "../core/affinity.ts";
 import { parseCpuList } from "../core/cpuset.ts";
@@ -61,12 +62,12 @@ export function parse(invocation: Invocation): IsolateOptions {
 export function chooseCpuList(
   pool: PoolState,
   random: () => number,
-): string | undefined {
+): CpuListState | undefined {
   if (pool.exclusive) {
-    return pool.cpuLists.find((list) => list.tasks.length === 0)?.name;
+    return pool.cpuLists.find((list) => list.tasks.length === 0);
   }
   if (pool.cpuLists.length === 0) return undefined;
-  return pool.cpuLists[Math.floor(random() * pool.cpuLists.length)]!.name;
+  return pool.cpuLists[Math.floor(random() * pool.cpuLists.length)];
 }
 
 function claim(options: IsolateOptions, pid: number): string {
@@ -87,8 +88,9 @@ function claim(options: IsolateOptions, pid: number): string {
         : {},
     );
   }
-  addTask(options.confDir, options.pool, list, pid);
-  return list;
+  // The lock is held since readPool: its view of the tasks is current.
+  writeTasks(options.confDir, options.pool, list.name, [...list.tasks, pid]);
+  return list.name;
 }
 
 /** Runs `kcm isolate`. */

@@ -478,17 +478,6 @@ export function writeTasks(
   writeFileAtomic(tasksPath(confDir, pool, list), formatTasks(pids));
 }
 
-/** Adds `pid` to a list's tasks. Call it under the exclusive lock. */
-export function addTask(
-  confDir: string,
-  pool: string,
-  list: string,
-  pid: number,
-): void {
-  const tasks = readTasks(confDir, pool, list);
-  writeTasks(confDir, pool, list, [...tasks, pid]);
-}
-
 /**
  * Removes every occurrence of `pid` from a list's tasks. Call it under the
  * exclusive lock. Returns false when the pid was not there.

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  addTask,
   createConfigDir,
   lockConfig,
   normalizeConfPath,
@@ -10,6 +9,7 @@ import {
   removeStaleTemps,
   removeTask,
   writeFileAtomic,
+  writeTasks,
 } from "../../core/config_dir.ts";
 import { ConfigError, LockTimeoutError } from "../../core/errors.ts";
 import {
@@ -162,12 +162,11 @@ Deno.test("lockConfig() works on a read-only lock file for readers", async () =>
   await reader.release();
 });
 
-Deno.test("addTask() and removeTask() rewrite tasks atomically", async () => {
+Deno.test("writeTasks() and removeTask() rewrite tasks atomically", async () => {
   await using config = await makeConfigDir({
     p: { exclusive: false, lists: { "0": "5\n" } },
   });
-  addTask(config.confDir, "p", "0", 7);
-  addTask(config.confDir, "p", "0", 5);
+  writeTasks(config.confDir, "p", "0", [5, 7, 5]);
   assert.equal(await config.tasks("p", "0"), "5,7,5");
   assert.equal(removeTask(config.confDir, "p", "0", 5), true);
   assert.equal(await config.tasks("p", "0"), "7");
