@@ -40,6 +40,7 @@ import {
   setupPodName,
   type WorkloadSettings,
 } from "../core/k8s/workloads.ts";
+import { pause } from "../core/repeat.ts";
 
 const COMMANDS: readonly ClusterCommand[] = [
   "init",
@@ -262,10 +263,6 @@ function terminationMessage(
 // ---------------------------------------------------------------------------
 // API steps
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 async function listNodes(client: K8sClient, host: Host): Promise<string[]> {
   const list = await client.request<{ items: NodeObject[] }>(
     "GET",
@@ -333,7 +330,7 @@ async function deleteOldPods(
         }`,
       );
     }
-    await sleep(delay);
+    await pause(delay);
     delay = Math.min(delay * 2, 2000);
   }
 }
@@ -460,7 +457,7 @@ async function runSetupPods(
       }
       break;
     }
-    await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+    await pause(Math.min(delay, Math.max(0, deadline - Date.now())));
     delay = Math.min(delay * 1.5, 5000);
   }
   const succeeded = nodes.filter((n) =>

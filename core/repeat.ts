@@ -7,8 +7,12 @@
 import type { Host } from "./host.ts";
 
 /** Waits `ms`, or less when `signal` aborts first. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal === undefined) {
+      setTimeout(resolve, ms);
+      return;
+    }
     if (signal.aborted) return resolve();
     const done = () => {
       clearTimeout(timer);

@@ -21,6 +21,7 @@ import {
   type ReadTextFile,
 } from "./config.ts";
 import { K8sApiError, K8sConfigError } from "./errors.ts";
+import { pause } from "../repeat.ts";
 
 /** How often and how patiently a request is retried. */
 export interface RetryPolicy {
@@ -92,10 +93,6 @@ export interface ClientOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-function defaultSleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
 
 interface StatusBody {
@@ -152,7 +149,7 @@ export function createK8sClient(
     );
   }
   const retry = options.retry ?? ONE_SHOT_RETRY;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? pause;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const log = options.log;
   const tls: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> =
@@ -316,7 +313,7 @@ export async function retryOnConflict<T>(
   } = {},
 ): Promise<T> {
   const attempts = options.attempts ?? 8;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? pause;
   for (let i = 1;; i++) {
     try {
       return await attempt();

@@ -28,6 +28,7 @@ import {
 } from "./client.ts";
 import { explainApiError } from "./errors.ts";
 import { nodeName, toObjectName } from "./node_name.ts";
+import { pause } from "../repeat.ts";
 
 /** The report kinds kcm publishes. */
 export type ReportKind = "NodeReport" | "ReconcileReport";
@@ -242,10 +243,6 @@ export function reportObject(
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 interface CrdStatus {
   status?: { conditions?: { type: string; status: string }[] };
 }
@@ -290,7 +287,7 @@ export async function ensureReportCrd(
         } s`,
       );
     }
-    await sleep(delay);
+    await pause(delay);
     delay = Math.min(delay * 2, 1000);
     current = await client.request<CrdStatus>("GET", `${path}/${name}`);
   }
