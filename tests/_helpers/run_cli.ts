@@ -62,14 +62,7 @@ export async function runKcm(
     await writer.write(new TextEncoder().encode(options.stdin));
     await writer.close();
   }
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
+  return await finish(child);
 }
 
 /** Starts kcm and returns the running process (stdout/stderr piped). */

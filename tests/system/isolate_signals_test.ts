@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type CliResult, finish, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { mulberry32, timeToClaim } from "../_helpers/chaos.ts";
 
 function isolateArgs(conf: TempConfig, command: string[]): string[] {
   const [name, ...args] = command;
@@ -82,49 +83,6 @@ async function finishWithin(
     throw new Error(`kcm ${kcm.pid} did not end within ${ms} ms`);
   }
   return await finish(kcm);
-}
-
-/** A tiny seeded PRNG (mulberry32) so a failing run can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * How long `parallel` isolates started at once take to claim a list on
- * this machine right now (in ms): the kill window scales with it, so that
- * kills land before, during and after the claim even on a loaded machine.
- */
-async function timeToClaim(parallel: number): Promise<number> {
-  await using conf = await makeConfigDir({
-    p: { exclusive: false, lists: { "0": "" } },
-  });
-  const started = performance.now();
-  const kcms = Array.from({ length: parallel }, () =>
-    spawnKcm([
-      "isolate",
-      `--conf-dir=${conf.confDir}`,
-      "--pool=p",
-      "sleep",
-      "--",
-      "30",
-    ]));
-  try {
-    await waitFor("the calibration runs to claim", async () => {
-      const text = await conf.tasks("p", "0");
-      return text.split(",").length === parallel ? true : undefined;
-    });
-    return performance.now() - started;
-  } finally {
-    for (const kcm of kcms) kcm.kill("SIGTERM");
-    await Promise.all(kcms.map(finish));
-  }
 }
 
 const TRAPPED: [Deno.Signal, string, number][] = [

@@ -11,52 +11,10 @@ import { join } from "node:path";
 import { finish, runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
-
-/** A tiny seeded PRNG (mulberry32) so a failing run can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, timeToClaim } from "../_helpers/chaos.ts";
 
 function isAlive(pid: number): Promise<boolean> {
   return Deno.lstat(`/proc/${pid}`).then(() => true, () => false);
-}
-
-/**
- * How long `parallel` isolates started at once take to claim a list on
- * this machine right now (in ms): the kill window scales with it, so that
- * kills land before, during and after the claim even on a loaded machine.
- */
-async function timeToClaim(parallel: number): Promise<number> {
-  await using conf = await makeConfigDir({
-    p: { exclusive: false, lists: { "0": "" } },
-  });
-  const started = performance.now();
-  const kcms = Array.from({ length: parallel }, () =>
-    spawnKcm([
-      "isolate",
-      `--conf-dir=${conf.confDir}`,
-      "--pool=p",
-      "sleep",
-      "--",
-      "30",
-    ]));
-  try {
-    await waitFor("the calibration runs to claim", async () => {
-      const text = await conf.tasks("p", "0");
-      return text.split(",").length === parallel ? true : undefined;
-    });
-    return performance.now() - started;
-  } finally {
-    for (const kcm of kcms) kcm.kill("SIGTERM");
-    await Promise.all(kcms.map(finish));
-  }
 }
 
 /**
