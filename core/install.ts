@@ -49,7 +49,8 @@ export function shellQuote(text: string): string {
  * const text = renderLauncher("/usr/bin/deno", "/src/kcm/main.ts");
  * assert.ok(text.startsWith("#!/bin/sh\n"));
  * assert.ok(text.includes(
- *   `exec '/usr/bin/deno' run --quiet --allow-all --no-prompt '/src/kcm/main.ts' "$@"`,
+ *   `exec '/usr/bin/deno' run --quiet --allow-all --no-prompt ` +
+ *     `--v8-flags=--max-semi-space-size=2 '/src/kcm/main.ts' "$@"`,
  * ));
  * ```
  */
