@@ -9,7 +9,7 @@
  * `kcm` can be replaced and a failure leaves the old file, or nothing.
  */
 
-import { join } from "node:path";
+import { joinPath } from "./paths.ts";
 import { fileURLToPath } from "node:url";
 import { KcmError } from "./errors.ts";
 
@@ -127,8 +127,8 @@ async function replaceAtomically(
   fill: (temp: string) => Promise<void>,
 ): Promise<string> {
   await ensureDirectory(dir);
-  const target = join(dir, INSTALLED_NAME);
-  const temp = join(
+  const target = joinPath(dir, INSTALLED_NAME);
+  const temp = joinPath(
     dir,
     `${TEMP_MARK}${INSTALLED_NAME}.${Deno.pid}.${
       crypto.randomUUID().slice(0, 8)
