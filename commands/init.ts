@@ -5,7 +5,7 @@
  * written, and the directory appears by rename.
  */
 
-import { joinPath } from "../core/paths.ts";
+import { readHugePagesFree } from "../core/procfs.ts";
 import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
 import { createConfigDir } from "../core/config_dir.ts";
@@ -36,24 +36,23 @@ export function parse(invocation: Invocation): InitOptions {
 }
 
 /** Warns when the node has no free hugepages (DPDK needs them). */
-async function checkHugepages(host: Host): Promise<void> {
-  const file = joinPath(host.procRoot, "meminfo");
-  let text: string;
+function checkHugepages(host: Host): void {
   try {
-    text = await Deno.readTextFile(file);
-  } catch {
-    host.log.warning(`Cannot read ${file}: hugepages not checked`);
-    return;
-  }
-  const line = text.split("\n").find((l) => l.startsWith("HugePages_Free"));
-  if (line !== undefined && Number(line.split(":")[1]?.trim()) === 0) {
-    host.log.warning("No hugepages are free");
+    if (readHugePagesFree(host.procRoot) === 0) {
+      host.log.warning("No hugepages are free");
+    }
+  } catch (error) {
+    host.log.warning(
+      `${
+        error instanceof Error ? error.message : String(error)
+      }: hugepages not checked`,
+    );
   }
 }
 
 /** Runs `kcm init`. */
 export async function run(options: InitOptions, host: Host): Promise<number> {
-  await checkHugepages(host);
+  checkHugepages(host);
   const topology = await readTopology(host.sysRoot);
   const layout = planLayout(topology, {
     dataplane: options.dataplaneCores,

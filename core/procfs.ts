@@ -140,3 +140,19 @@ export function observePids(
   }
   return observed;
 }
+
+/**
+ * `HugePages_Free` from `<procRoot>/meminfo`; undefined when the line is
+ * absent (a kernel without hugetlbfs).
+ */
+export function readHugePagesFree(procRoot: string): number | undefined {
+  const file = joinPath(procRoot, "meminfo");
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new ProcfsError(`Cannot read ${file}`, 1, { cause: error });
+  }
+  const line = text.split("\n").find((l) => l.startsWith("HugePages_Free"));
+  return line === undefined ? undefined : Number(line.split(":")[1]?.trim());
+}

@@ -23,6 +23,20 @@ Deno.test("pure modules never touch Deno", async () => {
   }
 });
 
+Deno.test("commands reach the machine only through core's effect modules", async () => {
+  for await (const entry of Deno.readDir(join(REPO_ROOT, "commands"))) {
+    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+    const source = await Deno.readTextFile(
+      join(REPO_ROOT, "commands", entry.name),
+    );
+    const code = source.split("\n").filter((l) => !/^\s*(\*|\/\/)/.test(l));
+    assert.ok(
+      !code.some((l) => /\bDeno\./.test(l)),
+      `commands/${entry.name} mentions Deno.`,
+    );
+  }
+});
+
 Deno.test("only main.ts calls Deno.exit", async () => {
   for (const dir of ["core", "commands"]) {
     for await (const entry of Deno.readDir(join(REPO_ROOT, dir))) {
