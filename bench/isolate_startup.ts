@@ -19,7 +19,7 @@ import {
   repoPath,
   timeCommand,
 } from "./measure.ts";
-import type { Row } from "./table.ts";
+import { type Row, timeRow } from "./table.ts";
 import type { BenchOptions } from "./options.ts";
 
 const CPUS = "1";
@@ -139,38 +139,28 @@ export async function benchIsolateStartup(
       }`,
     );
 
-    const row = (
-      benchmark: string,
-      kcm: number,
-      baseline: string,
-      base: number,
-      target?: number,
-    ): Row => ({
-      benchmark,
-      kcm: formatMs(kcm),
-      baseline,
-      baselineValue: formatMs(base),
-      ratio: kcm / base,
-      target: target === undefined ? "" : `<= ${target}x`,
-      met: target === undefined ? undefined : kcm / base <= target,
-    });
     return [
-      row(
+      timeRow(
         "1. isolate start-up",
         m.kcm!,
         "floor_spawn.ts (Deno spawns true)",
         m.floorSpawn!,
         1.3,
       ),
-      row("1. isolate start-up", m.kcm!, `taskset -c ${CPUS} true`, m.taskset!),
-      row(
+      timeRow(
+        "1. isolate start-up",
+        m.kcm!,
+        `taskset -c ${CPUS} true`,
+        m.taskset!,
+      ),
+      timeRow(
         "1. isolate, tmpfs conf dir (no disk fsync)",
         m.tmpfsConf!,
         "floor_spawn.ts",
         m.floorSpawn!,
         1.3,
       ),
-      row(
+      timeRow(
         "1. isolate --no-affinity",
         m.noAffinity!,
         "floor_spawn.ts",

@@ -32,7 +32,7 @@ import {
   timeCommand,
 } from "./measure.ts";
 import type { BenchOptions } from "./options.ts";
-import type { Row } from "./table.ts";
+import { type Row, timeRow } from "./table.ts";
 
 const LISTS = 2_000;
 const TASKS_PER_LIST = 5;
@@ -127,58 +127,43 @@ export async function benchReconcileScale(
         formatMs(c.kcmDisk! - c.kcmTmpfs!)
       } (fsync of ${LISTS} tasks files and their directories)`,
     );
-    const row = (
-      benchmark: string,
-      kcm: number,
-      baseline: string,
-      base: number,
-      target?: number,
-    ): Row => ({
-      benchmark,
-      kcm: formatMs(kcm),
-      baseline,
-      baselineValue: formatMs(base),
-      ratio: kcm / base,
-      target: target === undefined ? "" : `<= ${target}x`,
-      met: target === undefined ? undefined : kcm / base <= target,
-    });
     return [
-      row(
+      timeRow(
         "3. reconcile, half dead, disk (deno run)",
         c.kcmDisk!,
         "floor_reconcile.ts (deno run)",
         c.floor!,
         2,
       ),
-      row(
+      timeRow(
         "3. reconcile, half dead, tmpfs (deno run)",
         c.kcmTmpfs!,
         "floor_reconcile.ts (deno run)",
         c.floor!,
         2,
       ),
-      row(
+      timeRow(
         "3. reconcile, none dead (deno run)",
         c.kcmSteady!,
         "floor_reconcile.ts (deno run)",
         c.floor!,
         2,
       ),
-      row(
+      timeRow(
         "3. reconcileOnce, half dead, disk (in-process)",
         p.kcmDisk!,
         "floorReconcile (in-process)",
         p.floor!,
         2,
       ),
-      row(
+      timeRow(
         "3. reconcileOnce, half dead, tmpfs (in-process)",
         p.kcmTmpfs!,
         "floorReconcile (in-process)",
         p.floor!,
         2,
       ),
-      row(
+      timeRow(
         "3. reconcileOnce, none dead (in-process)",
         p.kcmSteady!,
         "floorReconcile (in-process)",

@@ -3,6 +3,8 @@
  * kcm beside its baseline, the ratio and whether the target was met.
  */
 
+import { formatMs } from "./measure.ts";
+
 /** One line of the results table. */
 export interface Row {
   readonly benchmark: string;
@@ -47,4 +49,23 @@ export function formatTable(rows: readonly Row[]): string {
     );
   }
   return lines.join("\n");
+}
+
+/** A row comparing two times (ms): ratio kcm / baseline, met when <= target. */
+export function timeRow(
+  benchmark: string,
+  kcm: number,
+  baseline: string,
+  base: number,
+  target?: number,
+): Row {
+  return {
+    benchmark,
+    kcm: formatMs(kcm),
+    baseline,
+    baselineValue: formatMs(base),
+    ratio: kcm / base,
+    target: target === undefined ? "" : `<= ${target}x`,
+    met: target === undefined ? undefined : kcm / base <= target,
+  };
 }
