@@ -15,7 +15,8 @@ import { readTopology } from "./core/sysfs.ts";
 const main = join(import.meta.dirname!, "main.ts");
 
 async function kcm(...args: string[]): Promise<void> {
-  console.log(`\n$ kcm ${args.join(" ")}`);
+  const shown = args.map((a) => /[\s"'$&|;]/.test(a) ? `'${a}'` : a);
+  console.log(`\n$ kcm ${shown.join(" ")}`);
   const { code } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "--allow-all", main, ...args],
     stdout: "inherit",
