@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, runKcm } from "./_helpers/run_cli.ts";
+import { runFile } from "./_helpers/run_cli.ts";
 
 const decoder = new TextDecoder();
 
@@ -69,21 +70,6 @@ if (offline) {
   await Deno.remove(built.dir, { recursive: true });
 }
 
-async function run(path: string, args: string[]) {
-  const out = await new Deno.Command(path, {
-    args,
-    env: { NO_COLOR: "1" },
-    cwd: "/",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
-
 Deno.test({
   name:
     "deno task compile builds a kcm that matches the source and installs itself",
@@ -93,12 +79,12 @@ Deno.test({
       assert.ok(built.ok, built.log);
       for (const args of [["--help"], ["--version"]]) {
         const source = await runKcm(args);
-        const binary = await run(built.binary, args);
+        const binary = await runFile(built.binary, args);
         assert.equal(binary.code, 0, binary.stderr);
         assert.equal(binary.stdout, source.stdout);
       }
       const target = join(built.dir, "opt", "bin");
-      const install = await run(built.binary, [
+      const install = await runFile(built.binary, [
         "install",
         `--install-dir=${target}`,
       ]);
@@ -110,12 +96,12 @@ Deno.test({
         await Deno.readFile(built.binary),
       );
       assert.equal((await Deno.stat(copy)).mode! & 0o7777, 0o755);
-      const version = await run(copy, ["--version"]);
+      const version = await runFile(copy, ["--version"]);
       assert.equal(version.stdout, (await runKcm(["--version"])).stdout);
       // The copy installs over itself while running.
-      const again = await run(copy, ["install", `--install-dir=${target}`]);
+      const again = await runFile(copy, ["install", `--install-dir=${target}`]);
       assert.equal(again.code, 0, again.stderr);
-      assert.equal((await run(copy, ["--version"])).code, 0);
+      assert.equal((await runFile(copy, ["--version"])).code, 0);
     } finally {
       await Deno.remove(built.dir, { recursive: true });
     }

@@ -84,3 +84,29 @@ export async function finish(child: Deno.ChildProcess): Promise<CliResult> {
     stderr: decoder.decode(out.stderr),
   };
 }
+
+/**
+ * Runs any executable (an installed or compiled kcm) from `/` with
+ * `NO_COLOR=1` and collects its output.
+ */
+export async function runFile(
+  path: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
+  const out = await new Deno.Command(path, {
+    args: [...args],
+    env: { NO_COLOR: "1", ...env },
+    cwd: "/",
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { installKcm, parse } from "../../commands/install.ts";
 import { UsageError } from "../../core/errors.ts";
 import { installLauncher } from "../../core/install.ts";
-import { MAIN_TS, REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
+import { MAIN_TS, REPO_ROOT, runFile, runKcm } from "../_helpers/run_cli.ts";
 import { listNames, makeConfigDir } from "../_helpers/temp_config_dir.ts";
 
 const decoder = new TextDecoder();
@@ -13,27 +13,6 @@ async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   return {
     path,
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
-
-/** Runs an installed kcm (or any executable) and collects its output. */
-async function runFile(
-  path: string,
-  args: readonly string[],
-  env: Record<string, string> = {},
-) {
-  const out = await new Deno.Command(path, {
-    args: [...args],
-    env: { NO_COLOR: "1", ...env },
-    cwd: "/",
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
   };
 }
 

@@ -40,7 +40,7 @@
  */
 
 import { basename, dirname, normalize } from "node:path";
-import { type ControlPlane, tailFile } from "./testenv.ts";
+import { type ControlPlane, detachedArgs, tailFile } from "./testenv.ts";
 
 /** Options of {@linkcode startTestKubelet}. */
 export interface StartTestKubeletOptions {
@@ -505,17 +505,7 @@ export async function startTestKubelet(
       // setsid: own process group, killed as a whole; pdeathsig: nothing
       // outlives a crashed test run.
       child = new Deno.Command("setsid", {
-        args: [
-          "setpriv",
-          "--pdeathsig",
-          "KILL",
-          "--",
-          "bash",
-          "-c",
-          'exec "$@" >>"$0" 2>&1',
-          log,
-          ...argv,
-        ],
+        args: detachedArgs(log, argv),
         cwd,
         env,
         clearEnv: true,

@@ -296,6 +296,25 @@ interface Daemon {
 }
 
 /**
+ * Arguments for `setsid` that run `argv` in its own process group (so it
+ * can be killed as a whole), killed with its parent (`--pdeathsig`, so
+ * nothing outlives a crashed test run), output appended to `log`.
+ */
+export function detachedArgs(log: string, argv: readonly string[]): string[] {
+  return [
+    "setpriv",
+    "--pdeathsig",
+    "KILL",
+    "--",
+    "bash",
+    "-c",
+    'exec "$@" >>"$0" 2>&1',
+    log,
+    ...argv,
+  ];
+}
+
+/**
  * Starts `binary args...` with stdout and stderr appended to `log`, in its own
  * process group, with SIGKILL as parent-death signal so a crashed test run
  * leaves nothing behind.
@@ -307,18 +326,7 @@ function startDaemon(
   log: string,
 ): Daemon {
   const child = new Deno.Command("setsid", {
-    args: [
-      "setpriv",
-      "--pdeathsig",
-      "KILL",
-      "--",
-      "bash",
-      "-c",
-      'exec "$@" >>"$0" 2>&1',
-      log,
-      binary,
-      ...args,
-    ],
+    args: detachedArgs(log, [binary, ...args]),
     stdin: "null",
     stdout: "null",
     stderr: "null",
