@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Prints the folder holding the `etcd` and `kube-apiserver` binaries used by
-# the kcm test control plane (tests/k8s/testenv.ts), building them first when
-# needed.
+# Prints the folder holding the binaries of the kcm test control plane
+# (tests/k8s/testenv.ts): etcd, kube-apiserver, kube-controller-manager and
+# kube-scheduler, building them first when needed.
 #
-# - If $KUBEBUILDER_ASSETS names a folder with both binaries, that folder is
+# - If $KUBEBUILDER_ASSETS names a folder with all four binaries, that folder is
 #   printed and nothing is built.
 # - Otherwise the binaries are built from the Go module in tests/k8s/testenv
 #   (k8s.io/kubernetes and go.etcd.io/etcd/server/v3 at pinned releases) and
 #   cached outside the repo in
 #   ${KCM_TESTENV_CACHE:-$HOME/.cache/kcm-testenv}/<kubernetes-version>/.
 #   A second call finds the cache and returns at once. Concurrent calls are
-#   serialised with a lock; the folder only appears once both binaries are in.
+#   serialised with a lock; the folder only appears once every binary is in.
 #
 # Only the folder path goes to stdout; build progress goes to stderr.
 # Usage: tests/k8s/build_testenv.sh     (e.g. export KUBEBUILDER_ASSETS=$(...))
 set -euo pipefail
 
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 has_binaries() {
-  [[ -x "$1/etcd" && -x "$1/kube-apiserver" ]]
+  local b
+  for b in "${binaries[@]}"; do [[ -x "$1/$b" ]] || return 1; done
 }
 
 if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
@@ -25,7 +27,7 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
     printf '%s\n' "$KUBEBUILDER_ASSETS"
     exit 0
   fi
-  echo "build_testenv: KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks etcd or kube-apiserver; building instead" >&2
+  echo "build_testenv: KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks one of ${binaries[*]}; building instead" >&2
 fi
 
 module_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/testenv"
@@ -68,11 +70,14 @@ minor="${minor%%.*}"
 pkg=k8s.io/component-base/version
 ldflags="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 
-echo "build_testenv: building kube-apiserver $version and etcd into $target (takes a while the first time)" >&2
+echo "build_testenv: building kube-apiserver, kube-controller-manager, kube-scheduler $version and etcd into $target (takes a while the first time)" >&2
 started=$SECONDS
 (
   cd "$module_dir"
-  go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$staging/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+  go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$staging/" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler
 ) >&2
 if ! (cd "$module_dir" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$staging/etcd" ./etcd) >&2; then
   if command -v etcd >/dev/null; then
