@@ -55,3 +55,57 @@ export class ResourceError extends KcmError {}
 
 /** A command cannot be run: 126 (not executable) or 127 (not found). */
 export class SpawnError extends KcmError {}
+
+/** The message of any thrown value. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The errno name of an operating-system error (`"ENOENT"`, `"EACCES"`), as
+ * Deno sets it in the error's `code`; undefined for anything else.
+ */
+export function osErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !("code" in error)) return undefined;
+  const code = (error as { code: unknown }).code;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code)
+    ? code
+    : undefined;
+}
+
+const OS_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOTDIR: "not a directory",
+  EISDIR: "is a directory",
+  EEXIST: "file exists",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  ELOOP: "too many levels of symbolic links",
+  ENAMETOOLONG: "file name too long",
+  EBUSY: "device or resource busy",
+  ETXTBSY: "text file busy",
+  EIO: "input/output error",
+};
+
+/**
+ * A short, lower-case reason for an error, for messages of the form
+ * `Cannot read "<file>": <reason>`: the errno's usual wording for OS
+ * errors, the message for anything else.
+ *
+ * @example
+ * ```ts
+ * import { osErrorReason } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * const error = Object.assign(new Error("boom"), { code: "ENOENT" });
+ * assert.equal(osErrorReason(error), "no such file or directory");
+ * assert.equal(osErrorReason(new Error("boom")), "boom");
+ * ```
+ */
+export function osErrorReason(error: unknown): string {
+  const code = osErrorCode(error);
+  return (code !== undefined ? OS_REASONS[code] : undefined) ??
+    errorMessage(error);
+}
