@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatJson } from "../../core/json.ts";
+import fc from "fast-check";
+import { formatJson, type JsonValue } from "../../core/json.ts";
 
 Deno.test("formatJson() sorts keys at every level, indents by two", () => {
   assert.equal(
@@ -20,5 +21,118 @@ Deno.test("formatJson() orders keys by code point", () => {
   assert.equal(
     formatJson({ mismatchedCpuMasks: 1, reclaimedCpuLists: 2, B: 3 }),
     '{\n  "B": 3,\n  "mismatchedCpuMasks": 1,\n  "reclaimedCpuLists": 2\n}\n',
+  );
+});
+
+Deno.test("formatJson() sorts integer-like keys as strings, like the reference", () => {
+  assert.equal(
+    formatJson({ "8": 1, "100": 2, "10": 3, "3,11": 4 }),
+    '{\n  "10": 3,\n  "100": 2,\n  "3,11": 4,\n  "8": 1\n}\n',
+  );
+  assert.equal(
+    formatJson({ cpuLists: { "9": [], "11": [] } }),
+    '{\n  "cpuLists": {\n    "11": [],\n    "9": []\n  }\n}\n',
+  );
+});
+
+Deno.test("formatJson() escapes DEL and control characters", () => {
+  assert.equal(formatJson("a\u007fb"), '"a\\u007fb"\n');
+  assert.equal(
+    formatJson('\n\t\r\b\f\u0001\u001f"\\'),
+    '"\\n\\t\\r\\b\\f\\u0001\\u001f\\"\\\\"\n',
+  );
+});
+
+Deno.test("formatJson() orders keys above U+FFFF after U+E000-U+FFFF", () => {
+  // UTF-16 order would put "😀" (a surrogate pair) before "\uffff".
+  assert.equal(
+    formatJson({ "😀": 1, "\uffff": 2, "\ue000": 3 }),
+    '{\n  "\\ue000": 3,\n  "\\uffff": 2,\n  "\\ud83d\\ude00": 1\n}\n',
+  );
+});
+
+// An independent model of the reference's rules, written from Python's
+// json.dumps(sort_keys=True, indent=2, ensure_ascii=True): code points,
+// not UTF-16 units, are the unit of both escaping and key order.
+function modelString(text: string): string {
+  let out = '"';
+  for (const ch of Array.from(text)) {
+    const cp = ch.codePointAt(0)!;
+    const short: Record<number, string> = {
+      0x22: '\\"',
+      0x5c: "\\\\",
+      0x0a: "\\n",
+      0x0d: "\\r",
+      0x09: "\\t",
+      0x08: "\\b",
+      0x0c: "\\f",
+    };
+    if (short[cp] !== undefined) out += short[cp];
+    else if (cp >= 0x20 && cp <= 0x7e) out += ch;
+    else if (cp <= 0xffff) out += "\\u" + cp.toString(16).padStart(4, "0");
+    else {
+      const v = cp - 0x10000;
+      const hex = (u: number) => "\\u" + u.toString(16).padStart(4, "0");
+      out += hex(0xd800 + (v >> 10)) + hex(0xdc00 + (v & 0x3ff));
+    }
+  }
+  return out + '"';
+}
+
+function modelCompare(a: string, b: string): number {
+  const x = Array.from(a, (c) => c.codePointAt(0)!);
+  const y = Array.from(b, (c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i]! - y[i]!;
+  }
+  return x.length - y.length;
+}
+
+function modelJson(value: JsonValue, indent = ""): string {
+  if (typeof value === "string") return modelString(value);
+  if (value === null || typeof value !== "object") return String(value);
+  const inner = indent + "  ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    return "[\n" +
+      value.map((v) => inner + modelJson(v, inner)).join(",\n") +
+      "\n" + indent + "]";
+  }
+  const entries = Object.entries(value).sort(([a], [b]) => modelCompare(a, b));
+  if (entries.length === 0) return "{}";
+  return "{\n" +
+    entries.map(([k, v]) => inner + modelString(k) + ": " + modelJson(v, inner))
+      .join(",\n") +
+    "\n" + indent + "}";
+}
+
+Deno.test("formatJson() matches a model of the reference's rules on random values", () => {
+  // Names like those a config directory holds: numbers, CPU lists,
+  // Unicode above and below U+FFFF, control characters.
+  const name = fc.oneof(
+    fc.nat({ max: 300 }).map(String),
+    fc.array(fc.nat({ max: 64 }), { minLength: 1, maxLength: 4 }).map((a) =>
+      a.join(",")
+    ),
+    fc.string({ unit: "grapheme", maxLength: 6 }),
+    fc.string({ unit: "binary", maxLength: 6 }),
+    fc.constantFrom("\u007f", "\ue000", "\uffff", "😀", "a\nb", "\u0000"),
+  );
+  const { value } = fc.letrec<{ value: JsonValue }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small" },
+      fc.constant(null),
+      fc.boolean(),
+      fc.integer({ min: -1, max: 4_194_304 }),
+      name,
+      fc.array(tie("value"), { maxLength: 4 }),
+      fc.dictionary(name, tie("value"), { maxKeys: 6 }),
+    ),
+  }));
+  fc.assert(
+    fc.property(value, (v) => {
+      assert.equal(formatJson(v), modelJson(v) + "\n");
+    }),
+    { seed: 20261129, numRuns: 2000 },
   );
 });
