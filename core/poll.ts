@@ -105,7 +105,7 @@ export type PollOutcome<T> =
   };
 
 /** What one try tells the loop: a value ends it; otherwise wait and retry. */
-export type PollStep<T> =
+type PollStep<T> =
   | { readonly done: true; readonly value: T }
   | {
     readonly done: false;

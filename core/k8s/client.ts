@@ -104,7 +104,7 @@ const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
  * failures (status 0), 429 and 5xx are, after the server's Retry-After
  * when it gave one; any other answer is final.
  */
-export function retryTransient(error: unknown): RetryDecision {
+function retryTransient(error: unknown): RetryDecision {
   if (!(error instanceof K8sApiError)) return false;
   if (error.status !== 0 && !RETRIED_STATUS.has(error.status)) return false;
   return error.retryAfterSeconds === undefined
@@ -296,7 +296,7 @@ export function createK8sClient(
 }
 
 /** Reads a text file with Deno. */
-export function readTextFile(path: string): Promise<string> {
+function readTextFile(path: string): Promise<string> {
   return Deno.readTextFile(path);
 }
 

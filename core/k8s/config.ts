@@ -39,8 +39,7 @@ export interface ClientConfig {
 }
 
 /** The default service-account mount of a pod. */
-export const SERVICE_ACCOUNT_DIR =
-  "/var/run/secrets/kubernetes.io/serviceaccount";
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /**
  * The API server URL of the in-cluster environment variables.

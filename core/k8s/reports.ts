@@ -45,7 +45,7 @@ function isEstablished(crd: CrdStatus): boolean {
 }
 
 /** Options of {@linkcode ensureReportCrd}. */
-export interface EnsureCrdOptions {
+interface EnsureCrdOptions {
   /** Polls on it. */
   readonly clock: Clock;
   /** How long to wait for Established, default 30 s. */
@@ -56,7 +56,7 @@ export interface EnsureCrdOptions {
  * Makes sure the CRD of `kind` exists and is Established, creating it when
  * missing; polls for Established at most `timeoutMs`.
  */
-export async function ensureReportCrd(
+async function ensureReportCrd(
   client: K8sClient,
   kind: ReportKind,
   options: EnsureCrdOptions,
@@ -100,7 +100,7 @@ export async function ensureReportCrd(
  * Creates the report object, or replaces the existing one (retried on
  * conflict with another writer).
  */
-export async function writeReportObject(
+async function writeReportObject(
   client: K8sClient,
   object: Dict,
   options: { readonly clock: Clock; readonly log?: Logger },
