@@ -16,6 +16,7 @@ import type { ClientConfig } from "../../../core/k8s/config.ts";
 import { K8sApiError, K8sConfigError } from "../../../core/k8s/errors.ts";
 import { createLogger } from "../../../core/log.ts";
 import { FakeClock } from "../../_helpers/fake_clock.ts";
+import { REPO_ROOT } from "../../_helpers/run_cli.ts";
 
 const TOKEN = "s3cret-token-value";
 
@@ -267,4 +268,29 @@ Deno.test("createK8sClient() refuses insecure-skip-tls-verify", () => {
       }),
     (e) => e instanceof K8sConfigError && /always verifies/.test(e.message),
   );
+});
+
+Deno.test("docs/operator.md states the retry policies as they are", async () => {
+  const text = (await Deno.readTextFile(`${REPO_ROOT}/docs/operator.md`))
+    .replace(/\s+/g, " ");
+  const s = (ms: number) => ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
+  const oneShot = ONE_SHOT_RETRY;
+  assert.ok(
+    text.includes(
+      `${oneShot.attempts} attempts with waits doubling from ${
+        s(oneShot.initialMs)
+      } to ${s(oneShot.maxMs)}`,
+    ),
+    "one-shot policy",
+  );
+  assert.ok(
+    text.includes(
+      `${LOOP_RETRY.attempts} attempts with waits of up to ${
+        LOOP_RETRY.initialMs / 1000
+      } and ${s(LOOP_RETRY.maxMs)}`,
+    ),
+    "loop policy",
+  );
+  assert.equal(oneShot.factor, 2);
+  assert.equal(LOOP_RETRY.initialMs * LOOP_RETRY.factor, LOOP_RETRY.maxMs);
 });
