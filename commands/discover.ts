@@ -65,7 +65,10 @@ export async function run(
     );
   }
   const node = nodeName(host.env, host.hostname);
-  const client = await connectK8s(host.env, { log: host.log });
+  const client = await connectK8s(host.env, {
+    log: host.log,
+    clock: host.clock,
+  });
   try {
     await advertiseDataplaneCores(client, node, count).catch((e) =>
       fail("advertise dataplane cores on", node, e)
@@ -73,9 +76,10 @@ export async function run(
     host.log.info(
       `Node "${node}": capacity ${DATAPLANE_RESOURCE}=${count}`,
     );
-    const done = await labelAndTaintNode(client, node, host.log).catch((e) =>
-      fail("label and taint", node, e)
-    );
+    const done = await labelAndTaintNode(client, node, {
+      clock: host.clock,
+      log: host.log,
+    }).catch((e) => fail("label and taint", node, e));
     const taint = `${KCM_TAINT.key}=${KCM_TAINT.value}:${KCM_TAINT.effect}`;
     host.log.info(
       `Node "${node}": label ${NODE_LABEL}=true${

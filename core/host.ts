@@ -7,6 +7,7 @@
 
 import { UsageError } from "./errors.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
+import type { Clock } from "./poll.ts";
 
 /** Everything a command may touch outside its own arguments. */
 export interface Host {
@@ -24,6 +25,11 @@ export interface Host {
   write(text: string): Promise<void>;
   /** The current time. */
   now(): Date;
+  /**
+   * Monotonic time and sleeping, for every retry, poll and `--interval`
+   * wait (see core/poll.ts); tests give a fake one.
+   */
+  readonly clock: Clock;
   /** This machine's host name. */
   hostname(): string;
   /**
@@ -47,6 +53,26 @@ export async function writeAll(
     bytes = bytes.subarray(n);
   }
 }
+
+/**
+ * The real {@linkcode Clock}: `performance.now()` and `setTimeout`. A
+ * sleep cut short by its signal resolves early and clears its timer.
+ */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener("abort", done);
+    });
+  },
+};
 
 /** Parses `KCM_LOCK_TIMEOUT` (seconds, may be fractional) to milliseconds. */
 export function parseLockTimeout(text: string | undefined): number {
@@ -84,6 +110,7 @@ export function createHost(env: Readonly<Record<string, string>>): Host {
     log,
     write: (text) => writeAll(Deno.stdout, text),
     now: () => new Date(),
+    clock: systemClock,
     hostname: () => Deno.hostname(),
     stopSignal() {
       if (stop === undefined) {

@@ -1,28 +1,14 @@
 /**
  * The `--interval` loop of `reconcile` and `node-report`: run once when
  * the interval is 0; otherwise run, log and survive errors, wait, repeat,
- * until SIGTERM or SIGINT ends it between iterations.
+ * until SIGTERM or SIGINT ends it (at once when it is waiting, after the
+ * current iteration otherwise). The waiting is {@linkcode poll}'s, on the
+ * host's clock.
  */
 
+import { errorMessage } from "./errors.ts";
 import type { Host } from "./host.ts";
-
-/** Waits `ms`, or less when `signal` aborts first. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal === undefined) {
-      setTimeout(resolve, ms);
-      return;
-    }
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
+import { poll } from "./poll.ts";
 
 /**
  * Runs `iteration` every `intervalSeconds`. With 0 it runs once and its
@@ -31,7 +17,7 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function repeatEvery(
   intervalSeconds: number,
-  host: Host,
+  host: Pick<Host, "log" | "clock" | "stopSignal">,
   what: string,
   iteration: () => Promise<void>,
 ): Promise<number> {
@@ -40,20 +26,22 @@ export async function repeatEvery(
     return 0;
   }
   const stop = host.stopSignal();
-  while (!stop.aborted) {
+  const intervalMs = intervalSeconds * 1000;
+  await poll(async () => {
     try {
       await iteration();
     } catch (error) {
-      host.log.error(
-        `${what} failed: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-      );
+      host.log.error(`${what} failed: ${errorMessage(error)}`);
     }
-    if (stop.aborted) break;
-    host.log.info(`Waiting ${intervalSeconds} seconds until next ${what}...`);
-    await pause(intervalSeconds * 1000, stop);
-  }
+    if (!stop.aborted) {
+      host.log.info(`Waiting ${intervalSeconds} seconds until next ${what}...`);
+    }
+    return undefined;
+  }, {
+    clock: host.clock,
+    backoff: { initialMs: intervalMs, factor: 1, maxMs: intervalMs, jitter: 0 },
+    signal: stop,
+  });
   host.log.info(`Stopping on ${String(stop.reason)}`);
   return 0;
 }

@@ -13,6 +13,13 @@ const PURE = [
   "core/describe.ts",
   "core/topology.ts",
   "core/layout.ts",
+  "core/poll.ts",
+  "core/k8s/kubeconfig.ts",
+  "core/k8s/node_name.ts",
+  "core/k8s/pod_state.ts",
+  "core/k8s/report_objects.ts",
+  "core/k8s/setup_progress.ts",
+  "core/k8s/workloads.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { reportCrd } from "../core/k8s/reports.ts";
+import { reportCrd } from "../core/k8s/report_objects.ts";
 import { daemonSet } from "../core/k8s/workloads.ts";
 import {
   applyObject,

@@ -2,49 +2,51 @@
  * A small JSON client for the Kubernetes API on plain `fetch`, with TLS
  * always verified against the configured CA (Deno.createHttpClient).
  *
- * Side effects: HTTPS requests to the configured server; DEBUG log lines
- * naming method, URL and status (never a header, so never the token).
+ * Side effects: HTTPS requests to the configured server; waits on the
+ * given clock between retries; DEBUG log lines naming method, URL and
+ * status (never a header, so never the token).
  *
- * Failures become {@linkcode K8sApiError}s carrying the `Status` body's
- * reason and message. 429, 5xx and connection failures are retried with
- * exponential backoff: up to {@linkcode ONE_SHOT_RETRY} attempts for a
- * one-shot command, fewer and shorter ({@linkcode LOOP_RETRY}) in an
- * `--interval` loop, whose next iteration retries anyway. A 409 Conflict is
- * retried only by callers that rebuild their request
- * ({@linkcode retryOnConflict}), because resending the same body cannot help.
+ * Failures become {@linkcode K8sApiError}s carrying method, path, status
+ * and the `Status` body's reason and message. 429, 5xx and connection
+ * failures are retried (core/poll.ts, honouring Retry-After): up to
+ * {@linkcode ONE_SHOT_RETRY} attempts for a one-shot command, fewer and
+ * shorter ({@linkcode LOOP_RETRY}) in an `--interval` loop, whose next
+ * iteration retries anyway. A 409 Conflict is retried only by callers that
+ * rebuild their request (`retryOnConflict` in conflict.ts), because
+ * resending the same body cannot help.
  */
 
+import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import {
+  type Clock,
+  retry,
+  type RetryDecision,
+  type RetryPolicy,
+} from "../poll.ts";
 import {
   type ClientConfig,
   loadClientConfig,
   type ReadTextFile,
 } from "./config.ts";
 import { K8sApiError, K8sConfigError } from "./errors.ts";
-import { pause } from "../repeat.ts";
-
-/** How often and how patiently a request is retried. */
-export interface RetryPolicy {
-  /** Total attempts, the first one included. */
-  readonly attempts: number;
-  /** Delay before the second attempt; doubled each time. */
-  readonly baseDelayMs: number;
-  /** Cap of one delay. */
-  readonly maxDelayMs: number;
-}
 
 /** One-shot commands: 6 attempts over about 8 s. */
 export const ONE_SHOT_RETRY: RetryPolicy = {
   attempts: 6,
-  baseDelayMs: 250,
-  maxDelayMs: 4000,
+  initialMs: 250,
+  factor: 2,
+  maxMs: 4000,
+  jitter: 0.5,
 };
 
 /** `--interval` loops: 3 attempts over about 1.5 s; the loop retries later. */
 export const LOOP_RETRY: RetryPolicy = {
   attempts: 3,
-  baseDelayMs: 500,
-  maxDelayMs: 1000,
+  initialMs: 500,
+  factor: 2,
+  maxMs: 1000,
+  jitter: 0.5,
 };
 
 /** Options of one request. */
@@ -85,15 +87,30 @@ export interface K8sClient {
 export interface ClientOptions {
   /** Where DEBUG lines go. */
   readonly log: Logger;
+  /** Waits between attempts (the host's clock; tests give a fake one). */
+  readonly clock: Clock;
   /** Retry policy, default {@linkcode ONE_SHOT_RETRY}. */
   readonly retry?: RetryPolicy;
-  /** Per-attempt timeout, default 30 s. */
+  /** Per-attempt timeout, default 30 s (a real timer, not the clock). */
   readonly timeoutMs?: number;
-  /** Sleep used between attempts (tests shorten it). */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Random source of the backoff's jitter, default `Math.random`. */
+  readonly random?: () => number;
 }
 
 const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * Whether a failed request is worth sending again unchanged: connection
+ * failures (status 0), 429 and 5xx are, after the server's Retry-After
+ * when it gave one; any other answer is final.
+ */
+function retryTransient(error: unknown): RetryDecision {
+  if (!(error instanceof K8sApiError)) return false;
+  if (error.status !== 0 && !RETRIED_STATUS.has(error.status)) return false;
+  return error.retryAfterSeconds === undefined
+    ? true
+    : { afterMs: error.retryAfterSeconds * 1000 };
+}
 
 interface StatusBody {
   reason?: unknown;
@@ -148,8 +165,7 @@ export function createK8sClient(
       },
     );
   }
-  const retry = options.retry ?? ONE_SHOT_RETRY;
-  const sleep = options.sleep ?? pause;
+  const policy = options.retry ?? ONE_SHOT_RETRY;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const log = options.log;
   const tls: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> =
@@ -171,6 +187,53 @@ export function createK8sClient(
     );
   }
 
+  /** One attempt: the response when it is OK, else a K8sApiError. */
+  async function attempt(
+    method: string,
+    path: string,
+    url: string,
+    init: RequestInit,
+  ): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        ...init,
+        client: httpClient,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (cause) {
+      const reason = errorMessage(cause);
+      log.debug(`${method} ${url} failed: ${reason}`);
+      throw new K8sApiError({
+        method,
+        path,
+        status: 0,
+        reason: "",
+        detail: `cannot reach the API server at ${config.server} (${reason})`,
+      }, {
+        cause,
+        hint: `check that ${config.server} (from ${config.source}) is up`,
+      });
+    }
+    log.debug(`${method} ${url} -> ${response.status}`);
+    if (response.ok) return response;
+    const { reason, detail } = statusDetail(
+      response.status,
+      await response.text(),
+    );
+    const after = Number(response.headers.get("retry-after"));
+    throw new K8sApiError({
+      method,
+      path,
+      status: response.status,
+      reason,
+      detail,
+      retryAfterSeconds: Number.isFinite(after) && after > 0
+        ? after
+        : undefined,
+    });
+  }
+
   async function send(
     method: string,
     path: string,
@@ -179,68 +242,21 @@ export function createK8sClient(
     const url = `${config.server}${path}${buildQuery(request.query)}`;
     const headers = new Headers({ accept: "application/json" });
     if (config.token) headers.set("authorization", `Bearer ${config.token}`);
-    let body: string | undefined;
+    let body: string | null = null;
     if (request.body !== undefined) {
       body = JSON.stringify(request.body);
       headers.set("content-type", request.contentType ?? "application/json");
     }
-    for (let attempt = 1;; attempt++) {
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          method,
-          headers,
-          body: body ?? null,
-          client: httpClient,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (cause) {
-        const reason = cause instanceof Error ? cause.message : String(cause);
-        log.debug(`${method} ${url} failed: ${reason}`);
-        if (attempt < retry.attempts) {
-          await sleep(delay(attempt));
-          continue;
-        }
-        throw new K8sApiError({
-          method,
-          path,
-          status: 0,
-          reason: "",
-          detail: `cannot reach the API server at ${config.server} (${reason})`,
-        }, {
-          cause,
-          hint: `check that ${config.server} (from ${config.source}) is up`,
-        });
-      }
-      log.debug(`${method} ${url} -> ${response.status}`);
-      if (response.ok) return response;
-      const text = await response.text();
-      if (RETRIED_STATUS.has(response.status) && attempt < retry.attempts) {
-        const after = Number(response.headers.get("retry-after"));
-        await sleep(
-          Number.isFinite(after) && after > 0
-            ? Math.min(after * 1000, retry.maxDelayMs)
-            : delay(attempt),
-        );
-        continue;
-      }
-      const { reason, detail } = statusDetail(response.status, text);
-      throw new K8sApiError({
-        method,
-        path,
-        status: response.status,
-        reason,
-        detail,
-      });
-    }
-  }
-
-  function delay(attempt: number): number {
-    const base = Math.min(
-      retry.baseDelayMs * 2 ** (attempt - 1),
-      retry.maxDelayMs,
+    return await retry(
+      () => attempt(method, path, url, { method, headers, body }),
+      {
+        clock: options.clock,
+        backoff: policy,
+        attempts: policy.attempts,
+        ...(options.random ? { random: options.random } : {}),
+        retryIf: retryTransient,
+      },
     );
-    return base / 2 + Math.random() * base / 2;
   }
 
   return {
@@ -280,7 +296,7 @@ export function createK8sClient(
 }
 
 /** Reads a text file with Deno. */
-export function readTextFile(path: string): Promise<string> {
+function readTextFile(path: string): Promise<string> {
   return Deno.readTextFile(path);
 }
 
@@ -297,40 +313,4 @@ export async function connectK8s(
     `Kubernetes API ${config.server} (settings from ${config.source}, namespace ${config.namespace})`,
   );
   return createK8sClient(config, options);
-}
-
-/**
- * Runs `attempt` until it does not fail with 409 Conflict, at most
- * `attempts` times with a short random backoff. `attempt` must re-read
- * what it modifies, so each try sends a fresh body.
- */
-export async function retryOnConflict<T>(
-  attempt: () => Promise<T>,
-  options: {
-    readonly attempts?: number;
-    readonly sleep?: (ms: number) => Promise<void>;
-    readonly log?: Logger;
-  } = {},
-): Promise<T> {
-  const attempts = options.attempts ?? 8;
-  const sleep = options.sleep ?? pause;
-  for (let i = 1;; i++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (
-        !(error instanceof K8sApiError) || error.status !== 409 ||
-        i >= attempts
-      ) {
-        throw error;
-      }
-      options.log?.debug(`Conflict on ${error.path}, retrying (${i})`);
-      await sleep(50 + Math.random() * 100 * i);
-    }
-  }
-}
-
-/** True for a K8sApiError with status `status`. */
-export function isStatus(error: unknown, status: number): boolean {
-  return error instanceof K8sApiError && error.status === status;
 }

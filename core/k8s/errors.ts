@@ -19,6 +19,8 @@ export interface K8sApiErrorInit {
   readonly reason: string;
   /** `message` of the `Status` body, else a short description. */
   readonly detail: string;
+  /** The answer's `Retry-After` in seconds, when it had one. */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 /**
@@ -39,6 +41,8 @@ export class K8sApiError extends KcmError {
   readonly reason: string;
   /** `Status.message` (or a description of the connection failure). */
   readonly detail: string;
+  /** The answer's `Retry-After` in seconds, or undefined. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(init: K8sApiErrorInit, options: KcmErrorOptions = {}) {
     const what = init.status === 0
@@ -50,7 +54,16 @@ export class K8sApiError extends KcmError {
     this.status = init.status;
     this.reason = init.reason;
     this.detail = init.detail;
+    this.retryAfterSeconds = init.retryAfterSeconds;
   }
+}
+
+/**
+ * True for a {@linkcode K8sApiError} with status `status` (404 NotFound,
+ * 409 Conflict, ...): callers test the status, never the message.
+ */
+export function isStatus(error: unknown, status: number): boolean {
+  return error instanceof K8sApiError && error.status === status;
 }
 
 /** No usable in-cluster or kubeconfig settings (exit 1). */

@@ -11,10 +11,11 @@
  * {@linkcode planLabelAndTaint} and {@linkcode escapePointer} are pure.
  */
 
-import type { K8sClient } from "./client.ts";
-import { retryOnConflict } from "./client.ts";
-import { K8sApiError } from "./errors.ts";
 import type { Logger } from "../log.ts";
+import type { Clock } from "../poll.ts";
+import type { K8sClient } from "./client.ts";
+import { retryOnConflict } from "./conflict.ts";
+import { K8sApiError } from "./errors.ts";
 
 /** The extended resource counting dataplane cpu lists. */
 export const DATAPLANE_RESOURCE = "kcm.intel.com/dataplane-cores";
@@ -177,7 +178,7 @@ export async function advertiseDataplaneCores(
 export async function labelAndTaintNode(
   client: K8sClient,
   name: string,
-  log?: Logger,
+  options: { readonly clock: Clock; readonly log?: Logger | undefined },
 ): Promise<{ labelled: boolean; tainted: boolean }> {
   const path = `/api/v1/nodes/${encodeURIComponent(name)}`;
   return await retryOnConflict(async () => {
@@ -211,5 +212,5 @@ export async function labelAndTaintNode(
       labelled: ops.some((o) => o.path.startsWith("/metadata/labels")),
       tainted: ops.some((o) => o.path.startsWith("/spec/taints")),
     };
-  }, log === undefined ? {} : { log });
+  }, options);
 }

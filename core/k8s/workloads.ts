@@ -38,10 +38,12 @@ export const SETUP_SELECTOR =
 export const ONE_SHOT_COMMANDS = ["init", "install", "discover"] as const;
 /** Commands run for good, in the DaemonSet. */
 export const DAEMON_COMMANDS = ["reconcile", "nodereport"] as const;
+/** A command run once per node. */
+export type OneShotCommand = typeof ONE_SHOT_COMMANDS[number];
+/** A command run for good. */
+export type DaemonCommand = typeof DAEMON_COMMANDS[number];
 /** Every `--kcm-cmd-list` entry. */
-export type ClusterCommand =
-  | typeof ONE_SHOT_COMMANDS[number]
-  | typeof DAEMON_COMMANDS[number];
+export type ClusterCommand = OneShotCommand | DaemonCommand;
 
 /** Settings shared by every object. */
 export interface WorkloadSettings {
@@ -126,7 +128,7 @@ function container(
 const TOLERATIONS: Dict[] = [{ key: "kcm", operator: "Exists" }];
 
 function oneShotContainer(
-  command: typeof ONE_SHOT_COMMANDS[number],
+  command: OneShotCommand,
   settings: WorkloadSettings,
 ): Dict {
   switch (command) {
@@ -164,7 +166,7 @@ function oneShotContainer(
  */
 export function setupPod(
   node: string,
-  commands: readonly typeof ONE_SHOT_COMMANDS[number][],
+  commands: readonly OneShotCommand[],
   settings: WorkloadSettings,
 ): Dict {
   const containers = commands.map((c) => oneShotContainer(c, settings));
@@ -190,7 +192,7 @@ export function setupPod(
  */
 export function daemonSet(
   nodes: readonly string[],
-  commands: readonly typeof DAEMON_COMMANDS[number][],
+  commands: readonly DaemonCommand[],
   settings: WorkloadSettings,
   intervalSeconds = 60,
 ): Dict {

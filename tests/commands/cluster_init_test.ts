@@ -18,6 +18,7 @@ import {
   startControlPlane,
 } from "../k8s/testenv.ts";
 import { startTestKubelet, type TestKubelet } from "../k8s/test_kubelet.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const NS = "kcm-system";
 const SYSFS = `${REPO_ROOT}/tests/fixtures/sysfs`;
@@ -348,24 +349,68 @@ Deno.test("cluster-init prepares nodes through the API", async (t) => {
   });
 
   // Negative cases.
-  await t.step("a node without kubelet times out with its state", async () => {
+  await t.step("a stuck pod times out naming its state and why", async () => {
+    // No kubelet serves node-dead: the test writes the pod status a kubelet
+    // would when the image is absent and the pull policy is Never.
     await createNode(cp, "node-dead");
-    const result = await clusterInit([
+    const podPath = `/api/v1/namespaces/${NS}/pods/kcm-setup-node-dead`;
+    const run = clusterInit([
       "--host-list=node-dead",
       "--kcm-cmd-list=discover",
-      "--timeout=3",
+      "--timeout=6",
     ]);
-    assert.equal(result.code, 1);
+    await waitFor("the setup pod of node-dead", async () => {
+      const r = await cp.api("GET", podPath);
+      return r.status === 200 ? true : undefined;
+    });
+    const patched = await cp.api("PATCH", `${podPath}/status`, {
+      status: {
+        containerStatuses: [{
+          name: "discover",
+          image: "kcm",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          started: false,
+          state: {
+            waiting: {
+              reason: "ErrImageNeverPull",
+              message:
+                'Container image "kcm" is not present with pull policy of Never',
+            },
+          },
+        }],
+      },
+    }, { contentType: "application/merge-patch+json" });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const result = await run;
+    assert.equal(result.code, 1, result.stderr);
     assert.match(
       result.stderr,
-      /ERROR:root:Node "node-dead": pod kcm-setup-node-dead still Pending.* at the timeout/,
+      /ERROR:root:Node "node-dead": pod kcm-setup-node-dead still Pending \(ErrImageNeverPull\) at the timeout: ErrImageNeverPull: Container image "kcm" is not present with pull policy of Never\n/,
+    );
+    assert.match(
+      result.stderr,
+      /kcm: error: cluster-init failed on 1 of 1 nodes: node-dead\n/,
     );
   });
 
   await t.step("an unknown node fails before anything is created", async () => {
+    const podUid = async () =>
+      (await cp.api("GET", `/api/v1/namespaces/${NS}/pods/kcm-setup-node-a`))
+        .body.metadata.uid;
+    const dsVersion = async () =>
+      (await cp.api(
+        "GET",
+        `/apis/apps/v1/namespaces/${NS}/daemonsets/kcm-daemons`,
+      )).body.metadata.resourceVersion;
+    const before = [await podUid(), await dsVersion()];
     const result = await clusterInit(["--host-list=node-a,ghost"]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /kcm: error: Node "ghost" does not exist/);
+    assert.doesNotMatch(result.stderr, /Deleting pod|Creating setup pods/);
+    // node-a's setup pod of the earlier run and the DaemonSet are untouched.
+    assert.deepEqual([await podUid(), await dsVersion()], before);
   });
 
   await t.step("flag errors come before any API call", async () => {

@@ -7,9 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import type { Host } from "../../core/host.ts";
+import { type Host, systemClock } from "../../core/host.ts";
 import { createLogger } from "../../core/log.ts";
-import { publishReport, reportCrd } from "../../core/k8s/reports.ts";
+import { reportCrd } from "../../core/k8s/report_objects.ts";
+import { publishReport } from "../../core/k8s/reports.ts";
 import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
 import { finish, runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
@@ -27,6 +28,7 @@ function fakeHost(env: Record<string, string>, now: Date) {
     log: createLogger("DEBUG", (line) => lines.push(line)),
     write: () => Promise.resolve(),
     now: () => now,
+    clock: systemClock,
     hostname: () => "the-host",
     stopSignal: () => new AbortController().signal,
   };

@@ -1,8 +1,9 @@
 /**
  * Failure modes of the client a real API server will not produce on
- * demand (503 storms, 429, non-JSON answers, a closed port), against a
- * throwaway HTTP server on 127.0.0.1. Behaviour against the real
- * kube-apiserver is tested in apiserver_test.ts.
+ * demand (503 storms, 429 with Retry-After, non-JSON answers, a closed
+ * port), against a throwaway HTTP server on 127.0.0.1, with a fake clock
+ * that records every wait. Behaviour against the real kube-apiserver is
+ * tested in nodes_test.ts and the command tests (tests/commands/).
  */
 
 import assert from "node:assert/strict";
@@ -10,11 +11,12 @@ import {
   createK8sClient,
   LOOP_RETRY,
   ONE_SHOT_RETRY,
-  retryOnConflict,
 } from "../../../core/k8s/client.ts";
 import type { ClientConfig } from "../../../core/k8s/config.ts";
 import { K8sApiError, K8sConfigError } from "../../../core/k8s/errors.ts";
 import { createLogger } from "../../../core/log.ts";
+import { FakeClock } from "../../_helpers/fake_clock.ts";
+import { REPO_ROOT } from "../../_helpers/run_cli.ts";
 
 const TOKEN = "s3cret-token-value";
 
@@ -51,8 +53,6 @@ async function withServer(
   await body(`http://127.0.0.1:${server.addr.port}`, calls);
 }
 
-const noSleep = () => Promise.resolve();
-
 Deno.test("createK8sClient() sends JSON with the token and query", async () => {
   await withServer(
     async (request) =>
@@ -64,7 +64,10 @@ Deno.test("createK8sClient() sends JSON with the token and query", async () => {
       }),
     async (url) => {
       const { log, lines } = logger();
-      const client = createK8sClient(config(url), { log });
+      const client = createK8sClient(config(url), {
+        log,
+        clock: new FakeClock(),
+      });
       const answer = await client.request<Record<string, unknown>>(
         "PATCH",
         "/api/v1/nodes/n1",
@@ -92,16 +95,16 @@ Deno.test("createK8sClient() retries a 503 storm then succeeds", async () => {
     (_r, n) =>
       n <= 3 ? new Response("busy", { status: 503 }) : Response.json({ n }),
     async (url, calls) => {
-      const delays: number[] = [];
+      const clock = new FakeClock();
       const client = createK8sClient(config(url), {
         log: logger().log,
-        sleep: (ms) => (delays.push(ms), Promise.resolve()),
+        clock,
+        random: () => 0,
       });
       assert.deepEqual(await client.request("GET", "/version"), { n: 4 });
       client.close();
       assert.equal(calls.length, 4);
-      assert.equal(delays.length, 3);
-      assert.ok(delays[2]! > delays[0]!, `backoff grows: ${delays}`);
+      assert.deepEqual(clock.sleeps, [250, 500, 1000], "doubling from 250 ms");
     },
   );
 });
@@ -111,10 +114,11 @@ Deno.test("createK8sClient() gives up after a bounded number of attempts", async
     await withServer(
       () => new Response("", { status: 429 }),
       async (url, calls) => {
+        const clock = new FakeClock();
         const client = createK8sClient(config(url), {
           log: logger().log,
           retry,
-          sleep: noSleep,
+          clock,
         });
         await assert.rejects(
           client.request("GET", "/api/v1/nodes"),
@@ -122,6 +126,11 @@ Deno.test("createK8sClient() gives up after a bounded number of attempts", async
         );
         client.close();
         assert.equal(calls.length, retry.attempts);
+        assert.equal(clock.sleeps.length, retry.attempts - 1);
+        assert.ok(
+          clock.sleeps.every((ms) => ms <= retry.maxMs),
+          `${clock.sleeps}`,
+        );
       },
     );
   }
@@ -139,15 +148,17 @@ Deno.test("createK8sClient() turns a Status body into a one-line error", async (
         code: 403,
       }, { status: 403 }),
     async (url, calls) => {
-      const client = createK8sClient(config(url), {
-        log: logger().log,
-        sleep: noSleep,
-      });
+      const clock = new FakeClock();
+      const client = createK8sClient(config(url), { log: logger().log, clock });
       const error = await client.request("PATCH", "/api/v1/nodes/n1/status")
         .catch((e) => e);
       client.close();
       assert.ok(error instanceof K8sApiError);
       assert.equal(calls.length, 1, "a 403 is not retried");
+      assert.deepEqual(clock.sleeps, []);
+      assert.equal(error.status, 403);
+      assert.equal(error.method, "PATCH");
+      assert.equal(error.path, "/api/v1/nodes/n1/status");
       assert.equal(error.reason, "Forbidden");
       assert.equal(
         error.message,
@@ -161,7 +172,10 @@ Deno.test("createK8sClient() keeps the first line of a non-JSON error", async ()
   await withServer(
     () => new Response("<html>bad gateway\nmore", { status: 418 }),
     async (url) => {
-      const client = createK8sClient(config(url), { log: logger().log });
+      const client = createK8sClient(config(url), {
+        log: logger().log,
+        clock: new FakeClock(),
+      });
       await assert.rejects(
         client.request("GET", "/x"),
         (e) =>
@@ -178,10 +192,10 @@ Deno.test("createK8sClient() names the URL when it cannot connect", async () => 
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const { log, lines } = logger();
-  const delays: number[] = [];
+  const clock = new FakeClock();
   const client = createK8sClient(config(`http://127.0.0.1:${port}`), {
     log,
-    sleep: (ms) => (delays.push(ms), Promise.resolve()),
+    clock,
   });
   const error = await client.request("GET", "/api/v1/nodes").catch((e) => e);
   client.close();
@@ -191,54 +205,92 @@ Deno.test("createK8sClient() names the URL when it cannot connect", async () => 
     error.message,
     new RegExp(`cannot reach the API server at http://127.0.0.1:${port}`),
   );
-  assert.equal(delays.length, ONE_SHOT_RETRY.attempts - 1);
+  assert.equal(clock.sleeps.length, ONE_SHOT_RETRY.attempts - 1);
   assert.doesNotMatch(lines.join("") + error.message, new RegExp(TOKEN));
 });
 
+Deno.test("createK8sClient() waits as long as Retry-After says, capped", async () => {
+  const answers = [
+    new Response("slow down", { status: 429, headers: { "retry-after": "3" } }),
+    new Response("", { status: 503, headers: { "retry-after": "120" } }),
+    new Response("", { status: 503, headers: { "retry-after": "soon" } }),
+    Response.json({ ok: true }),
+  ];
+  await withServer(
+    (_r, n) => answers[n - 1]!,
+    async (url, calls) => {
+      const clock = new FakeClock();
+      const client = createK8sClient(config(url), {
+        log: logger().log,
+        clock,
+        random: () => 0,
+      });
+      assert.deepEqual(await client.request("GET", "/api/v1/nodes"), {
+        ok: true,
+      });
+      client.close();
+      assert.equal(calls.length, 4);
+      // 3 s as asked; 120 s capped at ONE_SHOT_RETRY's 4 s; a value that
+      // is not a number of seconds falls back to the backoff (3rd: 1 s).
+      assert.deepEqual(clock.sleeps, [3000, 4000, 1000]);
+    },
+  );
+});
+
 // Negative cases.
+Deno.test("createK8sClient() sends a final answer back at once", async () => {
+  for (const status of [400, 401, 404, 409, 422]) {
+    await withServer(
+      () => Response.json({ kind: "Status", reason: "X" }, { status }),
+      async (url, calls) => {
+        const clock = new FakeClock();
+        const client = createK8sClient(config(url), {
+          log: logger().log,
+          clock,
+        });
+        const error = await client.request("PUT", "/p").catch((e) => e);
+        client.close();
+        assert.ok(error instanceof K8sApiError);
+        assert.equal(error.status, status);
+        assert.equal(calls.length, 1, `${status} was retried`);
+        assert.deepEqual(clock.sleeps, []);
+      },
+    );
+  }
+});
+
 Deno.test("createK8sClient() refuses insecure-skip-tls-verify", () => {
   assert.throws(
     () =>
       createK8sClient({ ...config("https://h"), insecureSkipTlsVerify: true }, {
         log: logger().log,
+        clock: new FakeClock(),
       }),
     (e) => e instanceof K8sConfigError && /always verifies/.test(e.message),
   );
 });
 
-Deno.test("retryOnConflict() reruns on 409 only, bounded", async () => {
-  const conflict = () =>
-    new K8sApiError({
-      method: "PATCH",
-      path: "/p",
-      status: 409,
-      reason: "Conflict",
-      detail: "c",
-    });
-  let n = 0;
-  assert.equal(
-    await retryOnConflict(() => {
-      n++;
-      return n < 3 ? Promise.reject(conflict()) : Promise.resolve("done");
-    }, { sleep: noSleep }),
-    "done",
+Deno.test("docs/operator.md states the retry policies as they are", async () => {
+  const text = (await Deno.readTextFile(`${REPO_ROOT}/docs/operator.md`))
+    .replace(/\s+/g, " ");
+  const s = (ms: number) => ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
+  const oneShot = ONE_SHOT_RETRY;
+  assert.ok(
+    text.includes(
+      `${oneShot.attempts} attempts with waits doubling from ${
+        s(oneShot.initialMs)
+      } to ${s(oneShot.maxMs)}`,
+    ),
+    "one-shot policy",
   );
-  assert.equal(n, 3);
-  n = 0;
-  await assert.rejects(
-    retryOnConflict(() => (n++, Promise.reject(conflict())), {
-      attempts: 4,
-      sleep: noSleep,
-    }),
-    /409 Conflict/,
+  assert.ok(
+    text.includes(
+      `${LOOP_RETRY.attempts} attempts with waits of up to ${
+        LOOP_RETRY.initialMs / 1000
+      } and ${s(LOOP_RETRY.maxMs)}`,
+    ),
+    "loop policy",
   );
-  assert.equal(n, 4);
-  n = 0;
-  await assert.rejects(
-    retryOnConflict(() => (n++, Promise.reject(new Error("other"))), {
-      sleep: noSleep,
-    }),
-    /other/,
-  );
-  assert.equal(n, 1);
+  assert.equal(oneShot.factor, 2);
+  assert.equal(LOOP_RETRY.initialMs * LOOP_RETRY.factor, LOOP_RETRY.maxMs);
 });

@@ -13,6 +13,7 @@ import {
   planLabelAndTaint,
   type Taint,
 } from "../../../core/k8s/nodes.ts";
+import { systemClock } from "../../../core/host.ts";
 import { createLogger } from "../../../core/log.ts";
 import { createNode, startControlPlane } from "../../k8s/testenv.ts";
 
@@ -118,7 +119,7 @@ Deno.test("labelAndTaintNode() keeps a taint written between its read and patch"
       { KUBECONFIG: cp.adminKubeconfig },
       Deno.readTextFile,
     ),
-    { log },
+    { log, clock: systemClock },
   );
   const client = interfering(real, async () => {
     const r = await cp.api("PATCH", "/api/v1/nodes/n1", {
@@ -127,10 +128,13 @@ Deno.test("labelAndTaintNode() keeps a taint written between its read and patch"
     assert.equal(r.status, 200);
   });
   try {
-    assert.deepEqual(await labelAndTaintNode(client, "n1"), {
-      labelled: true,
-      tainted: true,
-    });
+    assert.deepEqual(
+      await labelAndTaintNode(client, "n1", { clock: systemClock }),
+      {
+        labelled: true,
+        tainted: true,
+      },
+    );
     await advertiseDataplaneCores(client, "n1", 2);
   } finally {
     real.close();
