@@ -168,6 +168,7 @@ async function run(): Promise<number> {
         skipped: 0,
       };
       const before = await snapshot(cp);
+      const clientBefore = await processUsage(Deno.pid);
       let peakRss = before.apiserverRssBytes;
       const untilMs = performance.now() + flags.duration * 1000;
       const sampler = setInterval(async () => {
@@ -189,7 +190,11 @@ async function run(): Promise<number> {
       ]);
       clearInterval(sampler);
       const after = await snapshot(cp);
+      const clientAfter = await processUsage(Deno.pid);
+      peakRss = Math.max(peakRss, after.apiserverRssBytes);
       const d = delta(before, after);
+      const clientCores = (clientAfter.cpuSeconds - clientBefore.cpuSeconds) /
+        d.seconds;
       const now = Date.now();
       const oldest = Math.max(
         ...agents.map((a) => now - (a.publishState.lastSuccessMs ?? 0)),
@@ -216,6 +221,7 @@ async function run(): Promise<number> {
               (peakRss / MIB).toFixed(0)
             })`,
             `${oldest.toFixed(0)} s`,
+            clientCores.toFixed(2),
           ].join(" | ")
         } |`,
       );
@@ -224,10 +230,10 @@ async function run(): Promise<number> {
       }
     }
     console.log(
-      "\n| behaviour | publishes | state changes | report writes/s | ok writes/s | all writes/s | reads/s | etcd db growth | p50 publish | p99 publish | apiserver CPU (cores) | apiserver RSS | oldest report |",
+      "\n| behaviour | publishes | state changes | report writes/s | ok writes/s | all writes/s | reads/s | etcd db growth | p50 publish | p99 publish | apiserver CPU (cores) | apiserver RSS | oldest report | agents' CPU (cores) |",
     );
     console.log(
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     );
     for (const row of rows) console.log(row);
     if (writes.always !== undefined && writes["on-change"] !== undefined) {

@@ -3,13 +3,15 @@
  * listening on 127.0.0.1, with TLS from a CA made for the run, static-token
  * and ServiceAccount-token authentication and RBAC authorization.
  *
- * There is no controller-manager, scheduler or kubelet: objects are stored
- * and validated by Kubernetes itself, but nothing reconciles them.
+ * By default there is no controller-manager, scheduler or kubelet: objects
+ * are stored and validated by Kubernetes itself, but nothing reconciles them.
  * {@linkcode startControlPlane} therefore does by hand the few things those
  * components would do that tests rely on (the `default` ServiceAccount of the
- * `default` namespace, see {@linkcode createNamespace}), and
- * `tests/k8s/test_kubelet.ts` plays the kubelet for pods bound to fake nodes
- * made with {@linkcode createNode}.
+ * `default` namespace, see {@linkcode createNamespace}). With
+ * `{ controllers: true }` it also runs kube-controller-manager (garbage
+ * collector, DaemonSet controller, ... see `controllers.ts`) and
+ * kube-scheduler. `tests/k8s/test_kubelet.ts` plays the kubelet for pods
+ * bound to fake nodes made with {@linkcode createNode}.
  *
  * The binaries come from {@linkcode assetsDir}: `$KUBEBUILDER_ASSETS`, else
  * the build cache, else `tests/k8s/build_testenv.sh` builds them.
