@@ -79,11 +79,17 @@ export async function readProcessSample(
     stat: `${procRoot}/self/stat`,
     boot: `${procRoot}/stat`,
   };
-  const [status, stat, boot] = await Promise.all([
+  // Settle all three, then report the first failure in this order, so the
+  // error names the same file whichever read finished first.
+  const settled = await Promise.allSettled([
     read(paths.status),
     read(paths.stat),
     read(paths.boot),
   ]);
+  const [status, stat, boot] = settled.map((result) => {
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  }) as [string, string, string];
   const residentBytes = parseResidentBytes(status);
   const times = parseStatTimes(stat);
   const bootTime = parseBootTime(boot);

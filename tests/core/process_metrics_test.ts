@@ -70,8 +70,10 @@ Deno.test("readProcessSample() names the procfs file it cannot read or parse", a
       readProcessSample(root),
       (error: unknown) =>
         error instanceof ProcfsError &&
-        error.message.includes(join(root, "self")) &&
-        /no such file or directory/.test(error.message),
+        error.message ===
+          `Cannot read "${
+            join(root, "self/status")
+          }": no such file or directory`,
     );
     await Deno.writeTextFile(
       join(root, "self/status"),

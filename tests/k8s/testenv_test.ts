@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { waitFor } from "../_helpers/wait.ts";
 import {
   assetsDir,
   createCrd,
@@ -342,49 +343,6 @@ Deno.test("startControlPlane() fails with a component's last log lines when it d
   }
 });
 
-/** Polls `probe` every 100 ms until it returns a value; fails after `ms`. */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-}
-
-/** A namespaced CRD whose objects take any fields. */
-const gadgetCrd = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "gadgets.testenv.kcm.test" },
-  spec: {
-    group: "testenv.kcm.test",
-    scope: "Namespaced",
-    names: {
-      plural: "gadgets",
-      singular: "gadget",
-      kind: "Gadget",
-      listKind: "GadgetList",
-    },
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          "x-kubernetes-preserve-unknown-fields": true,
-        },
-      },
-    }],
-  },
-};
-
 interface Pod {
   metadata: {
     name: string;
@@ -423,7 +381,7 @@ function targetNode(pod: Pod): string | undefined {
 Deno.test("startControlPlane({ controllers: true }) runs the garbage collector, the DaemonSet controller and the scheduler", async (t) => {
   await using cp = await startControlPlane({
     controllers: true,
-    crds: [gadgetCrd],
+    crds: [crd],
   });
   assert.deepEqual(cp.controllers, DEFAULT_CONTROLLERS);
   assert.ok(cp.timings.controllerManagerMs! >= cp.timings.apiserverMs);
@@ -444,7 +402,7 @@ Deno.test("startControlPlane({ controllers: true }) runs the garbage collector, 
       assert.ok(!text.includes(cp.adminToken), `${file} holds the admin token`);
     }
     // --use-service-account-credentials: one ServiceAccount per controller.
-    const accounts = await eventually(
+    const accounts = await waitFor(
       "controller ServiceAccounts",
       async () => {
         const { body } = await cp.api(
@@ -472,7 +430,7 @@ Deno.test("startControlPlane({ controllers: true }) runs the garbage collector, 
         metadata: { name: "made-bare" },
       });
       assert.equal(created.status, 201);
-      await eventually(
+      await waitFor(
         "ServiceAccount made-bare/default",
         async () =>
           (await cp.api(
@@ -498,19 +456,23 @@ Deno.test("startControlPlane({ controllers: true }) runs the garbage collector, 
         uid: node.metadata.uid,
       }];
       const objects = [
-        ["/api/v1/namespaces/gc/configmaps", "ConfigMap", "v1"],
+        ["/api/v1/namespaces/gc/configmaps", "ConfigMap", "v1", {
+          data: { a: "b" },
+        }],
         [
-          "/apis/testenv.kcm.test/v1/namespaces/gc/gadgets",
-          "Gadget",
+          "/apis/testenv.kcm.test/v1/namespaces/gc/widgets",
+          "Widget",
           "testenv.kcm.test/v1",
+          { spec: { size: 1 } },
         ],
       ] as const;
-      for (const [path, kind, apiVersion] of objects) {
+      for (const [path, kind, apiVersion, content] of objects) {
         for (const [name, owner] of [["doomed", doomed], ["kept", kept]]) {
           const created = await cp.api("POST", path, {
             apiVersion,
             kind,
             metadata: { name, ownerReferences: ownedBy(owner) },
+            ...content,
           });
           assert.equal(created.status, 201, JSON.stringify(created.body));
         }
@@ -521,8 +483,8 @@ Deno.test("startControlPlane({ controllers: true }) runs the garbage collector, 
       );
       for (const [path] of objects) {
         // The CRD was created before the controller-manager started, so the
-        // garbage collector watches gadgets already: no 30 s discovery wait.
-        await eventually(
+        // garbage collector watches widgets already: no 30 s discovery wait.
+        await waitFor(
           `${path}/doomed deleted`,
           async () =>
             (await cp.api("GET", `${path}/doomed`)).status === 404
@@ -632,7 +594,7 @@ Deno.test("startControlPlane({ controllers: true }) runs the garbage collector, 
         "ds-not-ready",
         "ds-tolerated",
       ];
-      const pods = await eventually("DaemonSet pods placed", async () => {
+      const pods = await waitFor("DaemonSet pods placed", async () => {
         const { body } = await cp.api("GET", "/api/v1/namespaces/ds/pods");
         const items: Pod[] = body.items;
         const bound = items.filter((p) => p.spec.nodeName !== undefined);
@@ -687,7 +649,7 @@ Deno.test("startControlPlane({ controllers: true }) runs the garbage collector, 
           .status,
         200,
       );
-      await eventually("DaemonSet pods deleted", async () => {
+      await waitFor("DaemonSet pods deleted", async () => {
         const { body } = await cp.api("GET", "/api/v1/namespaces/ds/pods");
         const items: (Pod & { metadata: { deletionTimestamp?: string } })[] =
           body.items;
