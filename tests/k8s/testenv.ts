@@ -3,13 +3,15 @@
  * listening on 127.0.0.1, with TLS from a CA made for the run, static-token
  * and ServiceAccount-token authentication and RBAC authorization.
  *
- * There is no controller-manager, scheduler or kubelet: objects are stored
- * and validated by Kubernetes itself, but nothing reconciles them.
+ * By default there is no controller-manager, scheduler or kubelet: objects
+ * are stored and validated by Kubernetes itself, but nothing reconciles them.
  * {@linkcode startControlPlane} therefore does by hand the few things those
  * components would do that tests rely on (the `default` ServiceAccount of the
- * `default` namespace, see {@linkcode createNamespace}), and
- * `tests/k8s/test_kubelet.ts` plays the kubelet for pods bound to fake nodes
- * made with {@linkcode createNode}.
+ * `default` namespace, see {@linkcode createNamespace}). With
+ * `{ controllers: true }` it also runs kube-controller-manager (garbage
+ * collector, DaemonSet controller, ... see `controllers.ts`) and
+ * kube-scheduler. `tests/k8s/test_kubelet.ts` plays the kubelet for pods
+ * bound to fake nodes made with {@linkcode createNode}.
  *
  * The binaries come from {@linkcode assetsDir}: `$KUBEBUILDER_ASSETS`, else
  * the build cache, else `tests/k8s/build_testenv.sh` builds them.
@@ -28,6 +30,26 @@
 
 import { fileURLToPath } from "node:url";
 import { stringify as stringifyYaml } from "yaml";
+import {
+  type ComponentSettings,
+  CONTROLLER_MANAGER_USER,
+  controllerManagerArgs,
+  DEFAULT_CONTROLLERS,
+  SCHEDULER_USER,
+  schedulerArgs,
+} from "./controllers.ts";
+import {
+  type Daemon,
+  exitedReason,
+  freePort,
+  startDaemon,
+  stopDaemon,
+  tailFile,
+  waitUntil,
+} from "./daemon.ts";
+
+export { detachedArgs, processUsage, tailFile } from "./daemon.ts";
+export { DEFAULT_CONTROLLERS } from "./controllers.ts";
 
 /** Result of {@linkcode ControlPlane.api}: the HTTP status and the body, parsed when it is JSON. */
 export interface ApiResponse {
@@ -60,7 +82,32 @@ export interface ServiceAccountCredentials {
   inClusterEnv: Record<string, string>;
 }
 
-/** A running etcd + kube-apiserver pair; stop it with `stop()` or `await using`. */
+/** Milliseconds from the call of {@linkcode startControlPlane} until each part answered. */
+export interface StartTimings {
+  /** etcd's `/health`. */
+  etcdMs: number;
+  /** kube-apiserver's `/readyz`. */
+  apiserverMs: number;
+  /** kube-controller-manager's `/healthz`, when started. */
+  controllerManagerMs?: number;
+  /** kube-scheduler's `/readyz`, when started. */
+  schedulerMs?: number;
+  /** Everything, just before the control plane is handed out. */
+  totalMs: number;
+}
+
+/** Pids of the servers of a control plane (the binaries themselves). */
+export interface ControlPlanePids {
+  readonly etcd: number;
+  readonly apiserver: number;
+  readonly controllerManager?: number;
+  readonly scheduler?: number;
+}
+
+/**
+ * A running etcd + kube-apiserver pair, with kube-controller-manager and
+ * kube-scheduler when asked for; stop it with `stop()` or `await using`.
+ */
 export interface ControlPlane extends AsyncDisposable {
   /** `https://127.0.0.1:<port>`. */
   readonly url: string;
@@ -79,6 +126,18 @@ export interface ControlPlane extends AsyncDisposable {
   readonly apiserverLog: string;
   /** Path of the etcd log. */
   readonly etcdLog: string;
+  /** `http://127.0.0.1:<port>`: etcd's client URL (`/health`, `/metrics`). */
+  readonly etcdUrl: string;
+  /** Pids of the running servers, for `/proc/<pid>/...` and signals. */
+  readonly pids: ControlPlanePids;
+  /** Path of the kube-controller-manager log, when it runs. */
+  readonly controllerManagerLog: string | undefined;
+  /** Path of the kube-scheduler log, when it runs. */
+  readonly schedulerLog: string | undefined;
+  /** The controllers kube-controller-manager runs; empty when it does not run. */
+  readonly controllers: readonly string[];
+  /** How long each part took to start. */
+  readonly timings: StartTimings;
   /**
    * Sends one request to the API server (as admin unless `token` is given).
    * Objects are sent as JSON; strings as they are.
@@ -97,18 +156,40 @@ export interface ControlPlane extends AsyncDisposable {
     namespace: string,
     name: string,
   ): Promise<ServiceAccountCredentials>;
-  /** Kills kube-apiserver and etcd and removes `dir`. Safe to call twice. */
+  /** Kills every server it started and removes `dir`. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 /** Options of {@linkcode startControlPlane}. */
 export interface StartControlPlaneOptions {
-  /** Folder with `etcd` and `kube-apiserver`; default {@linkcode assetsDir}. */
+  /** Folder with the four binaries (see {@linkcode assetsDir}); default {@linkcode assetsDir}. */
   assets?: string;
   /** How long to wait for `/readyz`; default 90 s. */
   readyTimeoutMs?: number;
   /** Keep the temp folder after `stop()` (to read the logs). */
   keepDir?: boolean;
+  /**
+   * Run kube-controller-manager: `true` for {@linkcode DEFAULT_CONTROLLERS}
+   * (garbage collector, DaemonSet controller, ...), or the list of
+   * controllers to run. Default `false`: nothing reconciles objects.
+   */
+  controllers?: boolean | readonly string[];
+  /** Run kube-scheduler; default: when kube-controller-manager runs. */
+  scheduler?: boolean;
+  /**
+   * CustomResourceDefinitions to create, and wait for until Established,
+   * before kube-controller-manager starts. The garbage collector watches
+   * the resources it discovered at start; one created later is found only at
+   * its next discovery sync, up to 30 s on, and until then deleting an
+   * owner leaves that resource's dependents in place.
+   */
+  crds?: readonly CrdObject[];
+}
+
+/** A CustomResourceDefinition as sent to the API (only the name is read here). */
+export interface CrdObject {
+  metadata: { name: string };
+  [field: string]: unknown;
 }
 
 const moduleDir = fileURLToPath(new URL(".", import.meta.url));
@@ -116,8 +197,16 @@ const buildScript = `${moduleDir}build_testenv.sh`;
 const goModFile = `${moduleDir}testenv/go.mod`;
 const decoder = new TextDecoder();
 
+/** The binaries {@linkcode assetsDir} must hold. */
+const BINARIES = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+];
+
 function hasBinaries(dir: string): boolean {
-  return ["etcd", "kube-apiserver"].every((name) => {
+  return BINARIES.every((name) => {
     try {
       const info = Deno.statSync(`${dir}/${name}`);
       return info.isFile && ((info.mode ?? 0o100) & 0o111) !== 0;
@@ -140,8 +229,9 @@ export async function pinnedKubernetesVersion(): Promise<string> {
 }
 
 /**
- * Returns the folder holding `etcd` and `kube-apiserver`: `$KUBEBUILDER_ASSETS`
- * when it has both, else the build cache
+ * Returns the folder holding `etcd`, `kube-apiserver`,
+ * `kube-controller-manager` and `kube-scheduler`: `$KUBEBUILDER_ASSETS` when
+ * it has all four, else the build cache
  * (`${KCM_TESTENV_CACHE:-$HOME/.cache/kcm-testenv}/<version>`), else the
  * folder printed by `tests/k8s/build_testenv.sh` after it built them (its
  * progress goes to stderr). Throws with the reason when none works.
@@ -163,16 +253,16 @@ export async function assetsDir(): Promise<string> {
     }).output();
   } catch (error) {
     throw new Error(
-      `Cannot run ${buildScript} to build etcd and kube-apiserver`,
+      `Cannot run ${buildScript} to build the test control plane`,
       { cause: error },
     );
   }
   const dir = decoder.decode(output.stdout).trim().split("\n").at(-1) ?? "";
   if (!output.success || !hasBinaries(dir)) {
     throw new Error(
-      `Cannot obtain etcd and kube-apiserver: ${buildScript} exited with ` +
+      `Cannot obtain ${BINARIES.join(", ")}: ${buildScript} exited with ` +
         `code ${output.code}${dir ? ` and printed "${dir}"` : ""}. Set ` +
-        `KUBEBUILDER_ASSETS to a folder holding both binaries, or install ` +
+        `KUBEBUILDER_ASSETS to a folder holding all four, or install ` +
         `Go >= 1.26 with access to the Go module proxy`,
     );
   }
@@ -185,14 +275,6 @@ export function randomHex(bytes: number): string {
     crypto.getRandomValues(new Uint8Array(bytes)),
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function openssl(cwd: string, args: string[]): Promise<void> {
@@ -286,123 +368,6 @@ async function writeCertificates(dir: string): Promise<void> {
   ]);
 }
 
-/** A child process whose stdout and stderr go straight to `log`. */
-interface Daemon {
-  name: string;
-  child: Deno.ChildProcess;
-  log: string;
-  exited: boolean;
-  status: Promise<Deno.CommandStatus>;
-}
-
-/**
- * Arguments for `setsid` that run `argv` in its own process group (so it
- * can be killed as a whole), killed with its parent (`--pdeathsig`, so
- * nothing outlives a crashed test run), output appended to `log`.
- */
-export function detachedArgs(log: string, argv: readonly string[]): string[] {
-  return [
-    "setpriv",
-    "--pdeathsig",
-    "KILL",
-    "--",
-    "bash",
-    "-c",
-    'exec "$@" >>"$0" 2>&1',
-    log,
-    ...argv,
-  ];
-}
-
-/**
- * Starts `binary args...` with stdout and stderr appended to `log`, in its own
- * process group, with SIGKILL as parent-death signal so a crashed test run
- * leaves nothing behind.
- */
-function startDaemon(
-  name: string,
-  binary: string,
-  args: string[],
-  log: string,
-): Daemon {
-  const child = new Deno.Command("setsid", {
-    args: detachedArgs(log, [binary, ...args]),
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const daemon: Daemon = {
-    name,
-    child,
-    log,
-    exited: false,
-    status: child.status,
-  };
-  daemon.status = child.status.then((status) => {
-    daemon.exited = true;
-    return status;
-  });
-  return daemon;
-}
-
-async function stopDaemon(daemon: Daemon): Promise<void> {
-  if (daemon.exited) return;
-  const signal = (sig: Deno.Signal) => {
-    try {
-      Deno.kill(-daemon.child.pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), 5000);
-  try {
-    await daemon.status;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The last `lines` lines of a text file ("" when unreadable). */
-export async function tailFile(path: string, lines = 40): Promise<string> {
-  try {
-    const text = await Deno.readTextFile(path);
-    return text.trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Polls `probe` with backoff until it resolves true; throws when `failed`
- * returns a reason (a process died) or after `timeoutMs`.
- */
-async function waitUntil(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<boolean>,
-  failed: () => Promise<string | undefined>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 50;
-  while (true) {
-    const reason = await failed();
-    if (reason !== undefined) throw new Error(`${what}: ${reason}`);
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not ready after ${timeoutMs} ms${(await failed()) ?? ""}`,
-      );
-    }
-    await sleep(delay);
-    delay = Math.min(delay * 2, 500);
-  }
-}
-
 /** A kubeconfig document for one cluster, user and context. */
 function kubeconfigYaml(
   url: string,
@@ -435,6 +400,73 @@ function kubeconfigYaml(
   });
 }
 
+/** The controllers a run starts kube-controller-manager with ([]: none). */
+function chosenControllers(options: StartControlPlaneOptions): string[] {
+  const wanted = options.controllers ?? false;
+  if (wanted === false) return [];
+  return [...(wanted === true ? DEFAULT_CONTROLLERS : wanted)];
+}
+
+/** What {@linkcode startComponent} needs of the run. */
+interface ComponentStart {
+  assets: string;
+  dir: string;
+  url: string;
+  caPem: string;
+  client: Deno.HttpClient;
+  timeoutMs: number;
+  failed: () => Promise<string | undefined>;
+}
+
+/**
+ * Starts kube-controller-manager or kube-scheduler with a kubeconfig of its
+ * own user, adds it to `daemons` (so `stop()` stops it) and waits until its
+ * health endpoint (`/healthz` or `/readyz` on its HTTPS port) answers 200.
+ */
+async function startComponent(
+  name: "kube-controller-manager" | "kube-scheduler",
+  run: ComponentStart,
+  credentials: { user: string; token: string },
+  args: (settings: ComponentSettings) => string[],
+  healthPath: string,
+  daemons: Daemon[],
+): Promise<Daemon> {
+  const kubeconfig = `${run.dir}/${name}.kubeconfig`;
+  await Deno.writeTextFile(
+    kubeconfig,
+    kubeconfigYaml(run.url, credentials.user, credentials.token, {
+      file: `${run.dir}/ca.crt`,
+    }),
+  );
+  const port = freePort();
+  const daemon = startDaemon(
+    name,
+    `${run.assets}/${name}`,
+    args({
+      kubeconfig,
+      port,
+      certFile: `${run.dir}/server.crt`,
+      keyFile: `${run.dir}/server.key`,
+    }),
+    `${run.dir}/${name}.log`,
+  );
+  daemons.push(daemon);
+  await waitUntil(
+    `${name} on https://127.0.0.1:${port}${healthPath}`,
+    run.timeoutMs,
+    async () => {
+      const response = await fetch(
+        `https://127.0.0.1:${port}${healthPath}`,
+        { client: run.client },
+      );
+      await response.body?.cancel();
+      return response.status === 200;
+    },
+    run.failed,
+  );
+  return daemon;
+}
+
 /**
  * Starts etcd and kube-apiserver on free loopback ports and waits for
  * `/readyz`. Throws (after stopping whatever started) with the tail of the
@@ -460,6 +492,13 @@ async function startOnce(
   assets: string,
   options: StartControlPlaneOptions,
 ): Promise<ControlPlane> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const timings: StartTimings = {
+    etcdMs: 0,
+    apiserverMs: 0,
+    totalMs: 0,
+  };
   const dir = await Deno.makeTempDir({ prefix: "kcm-testenv-" });
   const daemons: Daemon[] = [];
   let httpClient: Deno.HttpClient | undefined;
@@ -480,9 +519,20 @@ async function startOnce(
     await writeCertificates(dir);
     const caPem = await Deno.readTextFile(`${dir}/ca.crt`);
     const adminToken = randomHex(24);
+    const componentTokens = {
+      controllerManager: randomHex(24),
+      scheduler: randomHex(24),
+    };
     await Deno.writeTextFile(
       `${dir}/tokens.csv`,
-      `${adminToken},kcm-test-admin,kcm-test-admin,"system:masters"\n`,
+      [
+        `${adminToken},kcm-test-admin,kcm-test-admin,"system:masters"`,
+        // No groups: the bootstrap RBAC policy binds these users by name.
+        `${componentTokens.controllerManager},${CONTROLLER_MANAGER_USER},` +
+        CONTROLLER_MANAGER_USER,
+        `${componentTokens.scheduler},${SCHEDULER_USER},${SCHEDULER_USER}`,
+        "",
+      ].join("\n"),
     );
 
     const etcdPort = freePort();
@@ -570,16 +620,7 @@ async function startOnce(
       return { status: response.status, body: parsed };
     };
 
-    const exitedReason = async (): Promise<string | undefined> => {
-      for (const daemon of daemons) {
-        if (daemon.exited) {
-          const status = await daemon.status;
-          return `${daemon.name} exited with code ${status.code}; last lines ` +
-            `of ${daemon.log}:\n${await tailFile(daemon.log)}`;
-        }
-      }
-      return undefined;
-    };
+    const failed = () => exitedReason(daemons);
     const timeoutMs = options.readyTimeoutMs ?? 90_000;
     await waitUntil(
       `etcd on ${etcdUrl}`,
@@ -589,13 +630,14 @@ async function startOnce(
         await response.body?.cancel();
         return response.ok;
       },
-      exitedReason,
+      failed,
     );
+    timings.etcdMs = elapsed();
     await waitUntil(
       `kube-apiserver on ${url}`,
       timeoutMs,
       async () => (await api("GET", "/readyz")).status === 200,
-      exitedReason,
+      failed,
     ).catch(async (error) => {
       throw new Error(
         `${
@@ -605,6 +647,7 @@ async function startOnce(
         )}`,
       );
     });
+    timings.apiserverMs = elapsed();
 
     const adminKubeconfig = `${dir}/admin.kubeconfig`;
     await Deno.writeTextFile(
@@ -613,6 +656,55 @@ async function startOnce(
         file: `${dir}/ca.crt`,
       }),
     );
+
+    for (const crd of options.crds ?? []) {
+      await createCrd({ api }, crd, timeoutMs);
+    }
+
+    const controllers = chosenControllers(options);
+    const wantScheduler = options.scheduler ?? controllers.length > 0;
+    const componentStart = {
+      assets,
+      dir,
+      url,
+      caPem,
+      client,
+      timeoutMs,
+      failed,
+    };
+    const [controllerManager, scheduler] = await Promise.all([
+      controllers.length === 0 ? undefined : startComponent(
+        "kube-controller-manager",
+        componentStart,
+        {
+          user: CONTROLLER_MANAGER_USER,
+          token: componentTokens.controllerManager,
+        },
+        (settings) =>
+          controllerManagerArgs({
+            ...settings,
+            controllers,
+            caFile: `${dir}/ca.crt`,
+          }),
+        "/healthz",
+        daemons,
+      ).then((daemon) => {
+        timings.controllerManagerMs = elapsed();
+        return daemon;
+      }),
+      !wantScheduler ? undefined : startComponent(
+        "kube-scheduler",
+        componentStart,
+        { user: SCHEDULER_USER, token: componentTokens.scheduler },
+        schedulerArgs,
+        "/readyz",
+        daemons,
+      ).then((daemon) => {
+        timings.schedulerMs = elapsed();
+        return daemon;
+      }),
+    ]);
+    timings.totalMs = elapsed();
 
     const accounts = new Map<string, ServiceAccountCredentials>();
     const cp: ControlPlane = {
@@ -626,6 +718,19 @@ async function startOnce(
       dir,
       apiserverLog,
       etcdLog: etcd.log,
+      etcdUrl,
+      pids: {
+        etcd: etcd.pid,
+        apiserver: apiserver.pid,
+        ...(controllerManager
+          ? { controllerManager: controllerManager.pid }
+          : {}),
+        ...(scheduler ? { scheduler: scheduler.pid } : {}),
+      },
+      controllerManagerLog: controllerManager?.log,
+      schedulerLog: scheduler?.log,
+      controllers,
+      timings,
       api,
       async serviceAccount(namespace, name) {
         const key = `${namespace}/${name}`;
@@ -735,6 +840,32 @@ export async function createNamespace(
   });
 }
 
+/**
+ * Creates a CustomResourceDefinition unless it exists and waits until it is
+ * Established (its resources are served); throws after `timeoutMs`.
+ */
+export async function createCrd(
+  cp: Pick<ControlPlane, "api">,
+  crd: CrdObject,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+  await ensureCreated(cp, path, crd);
+  await waitUntil(
+    `CustomResourceDefinition ${crd.metadata.name} Established`,
+    timeoutMs,
+    async () => {
+      const { body } = await cp.api("GET", `${path}/${crd.metadata.name}`);
+      const conditions: { type: string; status: string }[] =
+        body?.status?.conditions ?? [];
+      return conditions.some((c) =>
+        c.type === "Established" && c.status === "True"
+      );
+    },
+    () => Promise.resolve(undefined),
+  );
+}
+
 /** A Node taint. */
 export interface Taint {
   key: string;
@@ -752,12 +883,30 @@ export interface CreateNodeOptions {
   labels?: Record<string, string>;
   unschedulable?: boolean;
   taints?: Taint[];
+  /**
+   * Status of the `Ready` condition; default true. Neither the DaemonSet
+   * controller nor the scheduler reads it (they go by taints), but kcm's
+   * node selection may.
+   */
+  ready?: boolean;
 }
 
 /**
  * Creates a fake Node (no kubelet behind it) that reports Ready, with the
  * given capacity written through the status subresource and exactly the
  * given taints. Returns the Node as stored.
+ *
+ * This is the shape the DaemonSet controller and the scheduler need to put
+ * a pod on the node (tests/k8s/testenv_test.ts proves each point):
+ * - no `node.kubernetes.io/not-ready:NoSchedule` taint: the admission chain
+ *   adds it to every new Node and the node lifecycle controller (not run
+ *   here) would lift it once the node is Ready; with it the DaemonSet
+ *   controller creates no pod for the node;
+ * - `status.allocatable` with `pods` (and the cpu and memory the pods
+ *   request): without it the pod is created but stays Pending,
+ *   Unschedulable ("Too many pods");
+ * - other taints only when the DaemonSet tolerates them (`unschedulable`,
+ *   i.e. cordoned, is tolerated by every DaemonSet pod).
  */
 export async function createNode(
   cp: Pick<ControlPlane, "api">,
@@ -801,8 +950,8 @@ export async function createNode(
         allocatable: options.allocatable ?? capacity,
         conditions: [{
           type: "Ready",
-          status: "True",
-          reason: "KubeletReady",
+          status: options.ready === false ? "False" : "True",
+          reason: options.ready === false ? "KubeletNotReady" : "KubeletReady",
           message: "fake node of the kcm test environment",
           lastHeartbeatTime: now,
           lastTransitionTime: now,

@@ -1,0 +1,255 @@
+// deno-lint-ignore-file no-console
+/**
+ * Fleet simulation (issue 16): N node agents, each with its own node name,
+ * config directory and ServiceAccount token, run kcm's publish loop in this
+ * process against the real etcd + kube-apiserver of the test environment,
+ * first with the old behaviour (write every interval), then with
+ * publish-on-change (`core/publish_policy.ts`), each for `--duration`
+ * seconds, while 1 % of the nodes change state per interval. Prints, per
+ * behaviour: apiserver write requests/s (`apiserver_request_total`), etcd
+ * database growth (`etcd_mvcc_db_total_size_in_bytes`), p50/p99 publish
+ * latency, apiserver CPU and RSS (procfs of the process the test
+ * environment started), and the oldest report at the end.
+ *
+ * Not a test and not part of `deno task bench` (it needs the test
+ * binaries and minutes):
+ *
+ *     deno run --allow-all bench/fleet.ts --nodes=1000 --duration=60
+ *
+ * Flags: `--nodes` (100), `--duration` seconds per behaviour (60),
+ * `--interval` (10), `--heartbeat` (300), `--change` fraction of nodes
+ * changing per interval (0.01), `--only=always|on-change`.
+ *
+ * The publish step is `publishWithReportsModule` (today's
+ * `core/k8s/reports.ts`); point `PUBLISH` at the new publish loop's step
+ * when it exists.
+ */
+
+import { parseArgs } from "node:util";
+import type { PublishPolicy } from "../core/publish_policy.ts";
+import { processUsage, startControlPlane } from "../tests/k8s/testenv.ts";
+import {
+  type Agent,
+  createAgents,
+  type LoopStats,
+  publishWithReportsModule,
+  runAgentLoop,
+  steadyPublishStates,
+  toggleState,
+} from "./fleet_agents.ts";
+import { delta, snapshot } from "./fleet_probes.ts";
+import { formatMs, percentile } from "./measure.ts";
+
+/** The publish step under test. */
+const PUBLISH = publishWithReportsModule;
+
+interface Flags {
+  nodes: number;
+  duration: number;
+  interval: number;
+  heartbeat: number;
+  change: number;
+  modes: ("always" | "on-change")[];
+}
+
+function parseFlags(args: string[]): Flags {
+  const { values } = parseArgs({
+    args,
+    options: {
+      nodes: { type: "string", default: "100" },
+      duration: { type: "string", default: "60" },
+      interval: { type: "string", default: "10" },
+      heartbeat: { type: "string", default: "300" },
+      change: { type: "string", default: "0.01" },
+      only: { type: "string" },
+    },
+    strict: true,
+  });
+  const number = (name: string, text: string, min: number) => {
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min) {
+      throw new Error(`--${name} must be a number >= ${min}, got "${text}"`);
+    }
+    return value;
+  };
+  const only = values.only;
+  if (only !== undefined && only !== "always" && only !== "on-change") {
+    throw new Error(`--only must be always or on-change, got "${only}"`);
+  }
+  return {
+    nodes: Math.floor(number("nodes", values.nodes, 1)),
+    duration: number("duration", values.duration, 1),
+    interval: number("interval", values.interval, 1),
+    heartbeat: number("heartbeat", values.heartbeat, 1),
+    change: number("change", values.change, 0),
+    modes: only === undefined ? ["always", "on-change"] : [only],
+  };
+}
+
+/** Every interval, flips the state of `fraction` of the agents (at least one). */
+async function changeStates(
+  agents: readonly Agent[],
+  fraction: number,
+  intervalMs: number,
+  untilMs: number,
+): Promise<number> {
+  let changes = 0;
+  while (performance.now() + intervalMs <= untilMs) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    const count = fraction === 0
+      ? 0
+      : Math.max(1, Math.round(agents.length * fraction));
+    for (let i = 0; i < count; i++) {
+      await toggleState(agents[Math.floor(Math.random() * agents.length)]!);
+      changes++;
+    }
+  }
+  return changes;
+}
+
+const MIB = 1024 * 1024;
+
+async function run(): Promise<number> {
+  let flags: Flags;
+  try {
+    flags = parseFlags(Deno.args);
+  } catch (error) {
+    console.error(`bench/fleet.ts: ${(error as Error).message}`);
+    return 2;
+  }
+  const policy: PublishPolicy = { heartbeatSeconds: flags.heartbeat };
+  const started = performance.now();
+  await using cp = await startControlPlane();
+  const root = await Deno.makeTempDir({ prefix: "kcm-fleet-" });
+  const stop = new AbortController();
+  try {
+    const agents = await createAgents(cp, root, flags.nodes, stop.signal);
+    console.log(
+      `# fleet: ${flags.nodes} agents, --interval=${flags.interval}, ` +
+        `--heartbeat=${flags.heartbeat}, ${flags.change * 100} % change per ` +
+        `interval, ${flags.duration} s per behaviour; control plane and ` +
+        `agents ready in ${
+          ((performance.now() - started) / 1000).toFixed(1)
+        } s`,
+    );
+    // Every report exists before measuring, as in a running fleet.
+    const warm: LoopStats = {
+      latenciesMs: [],
+      published: 0,
+      failed: 0,
+      skipped: 0,
+    };
+    await Promise.all(agents.map((agent) =>
+      runAgentLoop(agent, {
+        mode: "always",
+        intervalSeconds: flags.interval,
+        policy,
+        publish: PUBLISH,
+        untilMs: performance.now() + flags.interval * 1000,
+        stats: warm,
+      })
+    ));
+    if (warm.failed > 0) {
+      throw new Error(
+        `warm-up: ${warm.failed} publishes failed: ${warm.firstError}`,
+      );
+    }
+
+    const rows: string[] = [];
+    const writes: Record<string, number> = {};
+    for (const mode of flags.modes) {
+      if (mode === "on-change") {
+        await steadyPublishStates(agents, policy, Date.now());
+      }
+      const stats: LoopStats = {
+        latenciesMs: [],
+        published: 0,
+        failed: 0,
+        skipped: 0,
+      };
+      const before = await snapshot(cp);
+      const clientBefore = await processUsage(Deno.pid);
+      let peakRss = before.apiserverRssBytes;
+      const untilMs = performance.now() + flags.duration * 1000;
+      const sampler = setInterval(async () => {
+        const { rssBytes } = await processUsage(cp.pids.apiserver);
+        peakRss = Math.max(peakRss, rssBytes);
+      }, 5000);
+      const [changes] = await Promise.all([
+        changeStates(agents, flags.change, flags.interval * 1000, untilMs),
+        ...agents.map((agent) =>
+          runAgentLoop(agent, {
+            mode,
+            intervalSeconds: flags.interval,
+            policy,
+            publish: PUBLISH,
+            untilMs,
+            stats,
+          })
+        ),
+      ]);
+      clearInterval(sampler);
+      const after = await snapshot(cp);
+      const clientAfter = await processUsage(Deno.pid);
+      peakRss = Math.max(peakRss, after.apiserverRssBytes);
+      const d = delta(before, after);
+      const clientCores = (clientAfter.cpuSeconds - clientBefore.cpuSeconds) /
+        d.seconds;
+      const now = Date.now();
+      const oldest = Math.max(
+        ...agents.map((a) => now - (a.publishState.lastSuccessMs ?? 0)),
+      ) / 1000;
+      writes[mode] = d.reportWritesPerSecond;
+      rows.push(
+        `| ${
+          mode === "always" ? "always publish (old)" : "publish on change"
+        } | ${
+          [
+            `${stats.published} (${stats.failed} failed, ${stats.skipped} skipped)`,
+            changes,
+            d.reportWritesPerSecond.toFixed(1),
+            d.reportWritesOkPerSecond.toFixed(1),
+            d.writesPerSecond.toFixed(1),
+            d.readsPerSecond.toFixed(1),
+            `${(d.etcdDbGrowthBytes / MIB).toFixed(2)} MiB (in use ${
+              (d.etcdInUseGrowthBytes / MIB).toFixed(2)
+            } MiB)`,
+            formatMs(percentile(stats.latenciesMs, 50)),
+            formatMs(percentile(stats.latenciesMs, 99)),
+            d.apiserverCores.toFixed(2),
+            `${(after.apiserverRssBytes / MIB).toFixed(0)} MiB (peak ${
+              (peakRss / MIB).toFixed(0)
+            })`,
+            `${oldest.toFixed(0)} s`,
+            clientCores.toFixed(2),
+          ].join(" | ")
+        } |`,
+      );
+      if (stats.firstError) {
+        console.log(`${mode}: first error: ${stats.firstError}`);
+      }
+    }
+    console.log(
+      "\n| behaviour | publishes | state changes | report writes/s | ok writes/s | all writes/s | reads/s | etcd db growth | p50 publish | p99 publish | apiserver CPU (cores) | apiserver RSS | oldest report | agents' CPU (cores) |",
+    );
+    console.log(
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const row of rows) console.log(row);
+    if (writes.always !== undefined && writes["on-change"] !== undefined) {
+      console.log(
+        `\nreport writes cut ${
+          (writes.always / writes["on-change"]).toFixed(1)
+        }x ` +
+          "(report writes/s: every POST and PUT on kcm.intel.com, 409s included)",
+      );
+    }
+    console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return 0;
+  } finally {
+    stop.abort();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.exit(await run());
