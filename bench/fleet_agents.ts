@@ -13,9 +13,10 @@
 
 import { join } from "node:path";
 import { buildNodeReport } from "../commands/node_report.ts";
-import type { Host } from "../core/host.ts";
+import { type Host, systemClock } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
-import { publishReport, reportCrd } from "../core/k8s/reports.ts";
+import { publishReport } from "../core/k8s/reports.ts";
+import { reportCrd } from "../core/k8s/report_objects.ts";
 import { createLogger } from "../core/log.ts";
 import {
   decidePublish,
@@ -152,6 +153,7 @@ export async function createAgents(
           log,
           write: () => Promise.resolve(),
           now: () => new Date(),
+          clock: systemClock,
           hostname: () => node,
           stopSignal: () => stop,
         };
