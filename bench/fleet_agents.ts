@@ -56,7 +56,7 @@ export function publishWithReportsModule(
   agent: Agent,
   report: JsonValue,
 ): Promise<void> {
-  return publishReport(agent.host, "NodeReport", report, { loop: true });
+  return publishReport(agent.host, "NodeReport", report);
 }
 
 /** The namespace the agents' ServiceAccounts and reports live in. */

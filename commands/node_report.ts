@@ -21,7 +21,7 @@ import {
 } from "../core/config_dir.ts";
 import { describeConfig } from "../core/describe.ts";
 import type { Host } from "../core/host.ts";
-import { formatJson, type JsonValue } from "../core/json.ts";
+import type { JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
 import {
   type CheckResult,
@@ -33,7 +33,7 @@ import {
   nodeReport,
   recordedPids,
 } from "../core/reports.ts";
-import { repeatEvery } from "../core/repeat.ts";
+import { type RoundResult, runReportLoop } from "../core/report_loop.ts";
 import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
 
 /** Options of `kcm node-report`. */
@@ -58,17 +58,31 @@ async function guarded(
   }
 }
 
-/** Builds one node report. */
+/** Builds one node report; `signal` ends a wait for the lock. */
 export async function buildNodeReport(
   confDir: string,
   host: Pick<Host, "procRoot" | "sysRoot" | "lockTimeoutMs">,
+  signal?: AbortSignal,
 ): Promise<JsonValue> {
-  // Lock failures (no config dir, timeout) are fatal, as in the reference;
-  // a config that cannot be parsed is a failed check instead.
+  return (await nodeReportRound(confDir, host, signal)).report;
+}
+
+/**
+ * One node report with what the loop needs besides the document: the
+ * pools (for the metrics) and the checks (for Events).
+ */
+export async function nodeReportRound(
+  confDir: string,
+  host: Pick<Host, "procRoot" | "sysRoot" | "lockTimeoutMs">,
+  signal?: AbortSignal,
+): Promise<RoundResult> {
+  // Lock failures (no config dir, timeout) are fatal, as in the reference
+  // (a loop publishes them as a failed report); a config that cannot be
+  // parsed is a failed check instead.
   const read = await withConfigLock(
     confDir,
     false,
-    { timeoutMs: host.lockTimeoutMs },
+    { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
     (): ConfigState | Error => {
       try {
         return readConfig(confDir);
@@ -81,15 +95,17 @@ export async function buildNodeReport(
     const skipped = checkResult([
       "Skipped: the config directory could not be read",
     ]);
-    return nodeReport({
-      description: null,
-      checks: {
-        configDirectory: checkResult([read.message]),
-        cpuListsOnline: skipped,
-        exclusiveCores: skipped,
-        taskAffinity: skipped,
-      },
-    });
+    const checks = {
+      configDirectory: checkResult([read.message]),
+      cpuListsOnline: skipped,
+      exclusiveCores: skipped,
+      taskAffinity: skipped,
+    };
+    return {
+      report: nodeReport({ description: null, checks }),
+      pools: [],
+      checks,
+    };
   }
   const state = read;
   const [configDirectory, cpuListsOnline, exclusiveCores, taskAffinity] =
@@ -109,22 +125,24 @@ export async function buildNodeReport(
         )
       ),
     ]);
-  return nodeReport({
-    description: describeConfig(state),
-    checks: { configDirectory, cpuListsOnline, exclusiveCores, taskAffinity },
-  });
+  const checks = {
+    configDirectory,
+    cpuListsOnline,
+    exclusiveCores,
+    taskAffinity,
+  };
+  return {
+    report: nodeReport({ description: describeConfig(state), checks }),
+    pools: state.pools,
+    checks,
+  };
 }
 
 /** Runs `kcm node-report`. */
 export function run(options: NodeReportOptions, host: Host): Promise<number> {
-  return repeatEvery(options.intervalSeconds, host, "node report", async () => {
-    const report = await buildNodeReport(options.confDir, host);
-    await host.write(formatJson(report));
-    if (options.publish) {
-      const { publishReport } = await import("../core/k8s/reports.ts");
-      await publishReport(host, "NodeReport", report, {
-        loop: options.intervalSeconds > 0,
-      });
-    }
-  });
+  return runReportLoop(
+    { ...options, command: "node-report", kind: "NodeReport" },
+    host,
+    (signal) => nodeReportRound(options.confDir, host, signal),
+  );
 }

@@ -18,10 +18,10 @@ import {
   writeFilesAtomic,
 } from "../core/config_dir.ts";
 import type { Host } from "../core/host.ts";
-import { formatJson, type JsonValue } from "../core/json.ts";
+import type { JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
+import { type RoundResult, runReportLoop } from "../core/report_loop.ts";
 import { planReconcile, recordedPids } from "../core/reports.ts";
-import { repeatEvery } from "../core/repeat.ts";
 
 /** Options of `kcm reconcile`. */
 export type ReconcileOptions = ReportOptions;
@@ -35,14 +35,27 @@ export function parse(invocation: Invocation): ReconcileOptions {
  * One reconciliation under the exclusive lock: observe every recorded pid,
  * drop the dead ones from their tasks files, return the report.
  */
-export function reconcileOnce(
+export async function reconcileOnce(
   confDir: string,
   host: Pick<Host, "procRoot" | "lockTimeoutMs" | "log">,
 ): Promise<JsonValue> {
+  return (await reconcileRound(confDir, host)).report;
+}
+
+/**
+ * {@linkcode reconcileOnce} with what the loop needs besides the report:
+ * the pools as left behind (for the metrics) and the reclaimed claims (for
+ * Events); `signal` ends a wait for the lock.
+ */
+export function reconcileRound(
+  confDir: string,
+  host: Pick<Host, "procRoot" | "lockTimeoutMs" | "log">,
+  signal?: AbortSignal,
+): Promise<RoundResult> {
   return withConfigLock(
     confDir,
     true,
-    { timeoutMs: host.lockTimeoutMs },
+    { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
     async () => {
       const state = readConfig(confDir);
       for (const path of removeStaleTemps(confDir, state)) {
@@ -68,26 +81,22 @@ export function reconcileOnce(
         }
       }
       await writeFilesAtomic(rewrites);
-      return plan.report;
+      const pools = state.pools.map((pool) => ({
+        name: pool.name,
+        cpuLists: pool.cpuLists.map((list) => ({
+          tasks: list.tasks.filter((pid) => observed.get(pid) !== null),
+        })),
+      }));
+      return { report: plan.report, pools, reclaimed: plan.reclaimed };
     },
   );
 }
 
 /** Runs `kcm reconcile`. */
 export function run(options: ReconcileOptions, host: Host): Promise<number> {
-  return repeatEvery(
-    options.intervalSeconds,
+  return runReportLoop(
+    { ...options, command: "reconcile", kind: "ReconcileReport" },
     host,
-    "reconciliation",
-    async () => {
-      const report = await reconcileOnce(options.confDir, host);
-      await host.write(formatJson(report));
-      if (options.publish) {
-        const { publishReport } = await import("../core/k8s/reports.ts");
-        await publishReport(host, "ReconcileReport", report, {
-          loop: options.intervalSeconds > 0,
-        });
-      }
-    },
+    (signal) => reconcileRound(options.confDir, host, signal),
   );
 }

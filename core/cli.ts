@@ -42,6 +42,8 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   "conf-dir": { value: true, default: "/etc/kcm" },
   "install-dir": { value: true, default: "/opt/bin" },
   "interval": { value: true, default: "0" },
+  "heartbeat": { value: true, default: "300" },
+  "metrics-listen": { value: true },
   "num-dp-cores": { value: true, default: "4" },
   "num-cp-cores": { value: true, default: "1" },
   "pool": { value: true },
@@ -68,10 +70,22 @@ const ALLOWED: Readonly<Record<CommandName, readonly string[]>> = {
   "init": ["conf-dir", "num-dp-cores", "num-cp-cores"],
   "discover": ["conf-dir"],
   "describe": ["conf-dir"],
-  "reconcile": ["conf-dir", "publish", "interval"],
+  "reconcile": [
+    "conf-dir",
+    "publish",
+    "interval",
+    "heartbeat",
+    "metrics-listen",
+  ],
   "isolate": ["conf-dir", "pool", "no-affinity"],
   "install": ["install-dir"],
-  "node-report": ["conf-dir", "publish", "interval"],
+  "node-report": [
+    "conf-dir",
+    "publish",
+    "interval",
+    "heartbeat",
+    "metrics-listen",
+  ],
 };
 
 /** What the user asked for. */

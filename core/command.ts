@@ -4,7 +4,13 @@
  */
 
 import { parseCount } from "./cli.ts";
+import { UsageError } from "./errors.ts";
 import type { Host } from "./host.ts";
+import {
+  type ListenAddress,
+  ListenAddressSyntaxError,
+  parseListenAddress,
+} from "./listen_address.ts";
 
 /** A parsed command line of one subcommand (see `core/cli.ts`). */
 export interface Invocation {
@@ -35,16 +41,45 @@ export interface ReportOptions {
   readonly confDir: string;
   readonly publish: boolean;
   readonly intervalSeconds: number;
+  /** `--heartbeat`: longest gap between writes of an unchanged report. */
+  readonly heartbeatSeconds: number;
+  /** `--metrics-listen`, only with `--interval`. */
+  readonly metricsListen: ListenAddress | undefined;
 }
 
-/** Validates `--conf-dir`, `--publish` and `--interval`. */
+/**
+ * Validates `--conf-dir`, `--publish`, `--interval`, `--heartbeat` and
+ * `--metrics-listen` (refused without `--interval`: a one-shot run ends
+ * before anyone could scrape it).
+ */
 export function parseReportOptions(invocation: Invocation): ReportOptions {
+  const intervalSeconds = parseCount(
+    "interval",
+    stringOption(invocation, "interval"),
+  );
+  const listen = invocation.options["metrics-listen"];
+  let metricsListen: ListenAddress | undefined;
+  if (typeof listen === "string") {
+    if (intervalSeconds === 0) {
+      throw new UsageError(
+        "--metrics-listen needs --interval: a one-shot run exits before it could be scraped",
+      );
+    }
+    try {
+      metricsListen = parseListenAddress(listen);
+    } catch (error) {
+      if (!(error instanceof ListenAddressSyntaxError)) throw error;
+      throw new UsageError(`--metrics-listen: ${error.message}`);
+    }
+  }
   return {
     confDir: stringOption(invocation, "conf-dir"),
     publish: invocation.options.publish === true,
-    intervalSeconds: parseCount(
-      "interval",
-      stringOption(invocation, "interval"),
+    intervalSeconds,
+    heartbeatSeconds: parseCount(
+      "heartbeat",
+      stringOption(invocation, "heartbeat"),
     ),
+    metricsListen,
   };
 }

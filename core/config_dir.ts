@@ -17,7 +17,7 @@
 
 import { baseName, dirName, joinPath, normalizePath } from "./paths.ts";
 import { parseCpuList } from "./cpuset.ts";
-import { ConfigError, LockTimeoutError } from "./errors.ts";
+import { abortReason, ConfigError, LockTimeoutError } from "./errors.ts";
 
 /** One cpu list: its directory name (verbatim) and the pids in `tasks`. */
 export interface CpuListState {
@@ -46,6 +46,11 @@ export interface LockOptions {
   readonly timeoutMs: number;
   /** Where to look up the holder's pid; default `/proc/locks`. */
   readonly locksFile?: string;
+  /**
+   * Ends a wait for a busy lock at once when it aborts (the call rejects
+   * with its reason); see {@linkcode lockConfig} for the thread left behind.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Name of the lock file inside the config directory. */
@@ -279,8 +284,10 @@ function tryLock(file: Deno.FsFile, exclusive: boolean): boolean {
  * is waited for with a blocking flock(2) on Deno's thread pool, so the
  * kernel wakes kcm the moment the holder lets go; polling instead cost a
  * third of the throughput of 20 concurrent isolates (bench/README.md). A
- * wait that times out cannot be cancelled: its descriptor is closed when
- * the flock returns, and a kcm that gives up exits long before that.
+ * wait that times out or is aborted by `signal` (SIGTERM in a loop) cannot
+ * be cancelled: the blocking flock(2) stays on its thread, its descriptor
+ * is closed when it returns, and a kcm that gives up exits long before
+ * that (exiting drops the descriptor, so the lock is never held on).
  */
 export async function lockConfig(
   confDir: string,
@@ -290,15 +297,25 @@ export async function lockConfig(
   const lockFile = joinPath(confDir, LOCK_FILE);
   const file = openLockFile(lockFile, exclusive);
   if (!tryLock(file, exclusive)) {
+    const { signal } = options;
+    if (signal?.aborted) {
+      file.close();
+      throw abortReason(signal);
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), options.timeoutMs);
+    let onAbort: (() => void) | undefined;
+    const timedOut = new Promise<"timeout" | "aborted">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), options.timeoutMs);
+      onAbort = () => resolve("aborted");
+      signal?.addEventListener("abort", onAbort);
     });
     const locked = file.lock(exclusive).then(() => true, () => false);
     const ok = await Promise.race([locked, timedOut]);
     clearTimeout(timer);
-    if (!ok) {
+    signal?.removeEventListener("abort", onAbort!);
+    if (ok !== true) {
       locked.finally(() => file.close());
+      if (ok === "aborted") throw abortReason(signal);
       const holder = findLockHolder(
         lockFile,
         options.locksFile ?? "/proc/locks",

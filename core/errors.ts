@@ -109,3 +109,14 @@ export function osErrorReason(error: unknown): string {
   return (code !== undefined ? OS_REASONS[code] : undefined) ??
     errorMessage(error);
 }
+
+/**
+ * The reason an aborted signal carries, as an Error (an `AbortError`
+ * `DOMException` naming it when the reason is not an Error already).
+ */
+export function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error
+    ? reason
+    : new DOMException(`Aborted (${String(reason)})`, "AbortError");
+}

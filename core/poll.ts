@@ -14,6 +14,8 @@
  * the computed delay, capped at `maxMs`.
  */
 
+import { abortReason } from "./errors.ts";
+
 /**
  * Time as the waiting policy sees it. `now()` is milliseconds on a
  * monotonic scale (only differences matter, it is not wall time);
@@ -199,14 +201,6 @@ export interface RetryOptions extends PollOptions {
   readonly retryIf: (error: unknown) => RetryDecision;
   /** Told of each failure that will be retried, before the wait. */
   readonly onRetry?: (error: unknown, attempt: number, waitMs: number) => void;
-}
-
-/** The reason an aborted signal carries, as an Error. */
-function abortReason(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  return reason instanceof Error
-    ? reason
-    : new DOMException(`Aborted (${String(reason)})`, "AbortError");
 }
 
 /**

@@ -49,7 +49,9 @@ const SEED_OPTIONS = `Options:
 const EXTRA_USAGE = `
   kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool> <command>
               [-- <args> ...]
-  kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>]`;
+  kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>]
+  kcm reconcile ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]
+  kcm node-report ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]`;
 
 const EXTRA_OPTIONS = `
   --no-affinity         Record the allocation and set KCM_CPUS_ASSIGNED
@@ -58,6 +60,11 @@ const EXTRA_OPTIONS = `
                         [default: 600].
   --namespace=<ns>      Namespace for cluster-init's pods and DaemonSet
                         [default: the one kcm runs in, else default].
+  --heartbeat=<seconds> With --interval and --publish, rewrite an unchanged
+                        report at most this often [default: 300].
+  --metrics-listen=<addr:port>
+                        With --interval, serve Prometheus metrics on
+                        http://<addr:port>/metrics (e.g. :9102).
 
 Environment:
   KCM_LOG_LEVEL         CRITICAL, ERROR, WARNING, INFO or DEBUG

@@ -20,13 +20,35 @@ const PURE = [
   "core/k8s/report_objects.ts",
   "core/k8s/setup_progress.ts",
   "core/k8s/workloads.ts",
+  "core/metrics.ts",
+  "core/kcm_metrics.ts",
+  "core/listen_address.ts",
+  "core/publish_policy.ts",
+  "core/outage_log.ts",
+  "core/format_age.ts",
+  "core/errors.ts",
+  "core/k8s/errors.ts",
+  "core/k8s/node_events.ts",
+  "core/k8s/event_series.ts",
 ];
 
-Deno.test("pure modules never touch Deno", async () => {
+Deno.test("pure modules never touch Deno, nor import an effect module", async () => {
   for (const file of PURE) {
     const source = await Deno.readTextFile(join(REPO_ROOT, file));
     const code = source.split("\n").filter((l) => !/^\s*(\*|\/\/)/.test(l));
     assert.ok(!code.some((l) => /\bDeno\./.test(l)), `${file} mentions Deno.`);
+    // Values may come only from pure modules; types from anywhere.
+    for (
+      const [, typeOnly, target] of source.matchAll(
+        /^import (type )?[^;]*? from "(\.[^"]+)";/gms,
+      )
+    ) {
+      const resolved = join(file, "..", target!);
+      assert.ok(
+        typeOnly !== undefined || PURE.includes(resolved),
+        `${file} imports the effect module ${resolved}`,
+      );
+    }
   }
 });
 

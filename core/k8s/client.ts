@@ -14,9 +14,16 @@
  * iteration retries anyway. A 409 Conflict is retried only by callers that
  * rebuild their request (`retryOnConflict` in conflict.ts), because
  * resending the same body cannot help.
+ *
+ * A `Retry-After` longer than the policy's longest wait is capped (one-shot
+ * commands), or, with {@linkcode ClientOptions.giveUpOnLongRetryAfter}
+ * (loops), ends the call at once with the error, whose `retryAfterSeconds`
+ * the loop then honours before its next request. An aborted
+ * {@linkcode ClientOptions.signal} ends a request in flight and any wait,
+ * and the call rejects with the abort reason.
  */
 
-import { errorMessage } from "../errors.ts";
+import { abortReason, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
   type Clock,
@@ -95,6 +102,16 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Random source of the backoff's jitter, default `Math.random`. */
   readonly random?: () => number;
+  /**
+   * Ends every request in flight and every wait between attempts when it
+   * aborts; calls then reject with its reason.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * When an answer's `Retry-After` is longer than the policy's `maxMs`,
+   * fail at once (the caller waits) instead of retrying after `maxMs`.
+   */
+  readonly giveUpOnLongRetryAfter?: boolean;
 }
 
 const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -102,14 +119,18 @@ const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
 /**
  * Whether a failed request is worth sending again unchanged: connection
  * failures (status 0), 429 and 5xx are, after the server's Retry-After
- * when it gave one; any other answer is final.
+ * when it gave one (unless that is longer than `longestWaitMs`); any other
+ * answer is final.
  */
-function retryTransient(error: unknown): RetryDecision {
+function retryTransient(
+  error: unknown,
+  longestWaitMs: number = Infinity,
+): RetryDecision {
   if (!(error instanceof K8sApiError)) return false;
   if (error.status !== 0 && !RETRIED_STATUS.has(error.status)) return false;
-  return error.retryAfterSeconds === undefined
-    ? true
-    : { afterMs: error.retryAfterSeconds * 1000 };
+  if (error.retryAfterSeconds === undefined) return true;
+  const afterMs = error.retryAfterSeconds * 1000;
+  return afterMs > longestWaitMs ? false : { afterMs };
 }
 
 interface StatusBody {
@@ -168,6 +189,10 @@ export function createK8sClient(
   const policy = options.retry ?? ONE_SHOT_RETRY;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const log = options.log;
+  const signal = options.signal;
+  const longestWaitMs = options.giveUpOnLongRetryAfter
+    ? policy.maxMs
+    : Infinity;
   const tls: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> =
     {};
   if (config.caPem !== undefined) tls.caCerts = [config.caPem];
@@ -195,13 +220,15 @@ export function createK8sClient(
     init: RequestInit,
   ): Promise<Response> {
     let response: Response;
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
       response = await fetch(url, {
         ...init,
         client: httpClient,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
     } catch (cause) {
+      if (signal?.aborted) throw abortReason(signal);
       const reason = errorMessage(cause);
       log.debug(`${method} ${url} failed: ${reason}`);
       throw new K8sApiError({
@@ -217,10 +244,14 @@ export function createK8sClient(
     }
     log.debug(`${method} ${url} -> ${response.status}`);
     if (response.ok) return response;
-    const { reason, detail } = statusDetail(
-      response.status,
-      await response.text(),
-    );
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (cause) {
+      if (signal?.aborted) throw abortReason(signal);
+      throw cause;
+    }
+    const { reason, detail } = statusDetail(response.status, text);
     const after = Number(response.headers.get("retry-after"));
     throw new K8sApiError({
       method,
@@ -232,6 +263,16 @@ export function createK8sClient(
         ? after
         : undefined,
     });
+  }
+
+  /** The body of an OK answer; an abort while reading rejects with its reason. */
+  async function readBody(response: Response): Promise<string> {
+    try {
+      return await response.text();
+    } catch (cause) {
+      if (signal?.aborted) throw abortReason(signal);
+      throw cause;
+    }
   }
 
   async function send(
@@ -254,7 +295,8 @@ export function createK8sClient(
         backoff: policy,
         attempts: policy.attempts,
         ...(options.random ? { random: options.random } : {}),
-        retryIf: retryTransient,
+        ...(signal ? { signal } : {}),
+        retryIf: (error) => retryTransient(error, longestWaitMs),
       },
     );
   }
@@ -268,7 +310,7 @@ export function createK8sClient(
       request: RequestOptions = {},
     ): Promise<T> {
       const response = await send(method, path, request);
-      const text = await response.text();
+      const text = await readBody(response);
       if (text === "") return undefined as T;
       try {
         return JSON.parse(text) as T;
@@ -287,7 +329,7 @@ export function createK8sClient(
       path: string,
       request: RequestOptions = {},
     ): Promise<string> {
-      return await (await send(method, path, request)).text();
+      return await readBody(await send(method, path, request));
     },
     close() {
       httpClient.close();

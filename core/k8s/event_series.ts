@@ -124,6 +124,12 @@ export interface EventSeriesRecorderOptions {
   /** Who reports, e.g. `kcm.intel.com/kcm-node-report-<node>` (at most 128 bytes). */
   readonly reportingInstance: string;
   readonly policy?: SeriesPolicy;
+  /**
+   * Where the sequence in event names starts, 0 to 999,999 (default 0).
+   * Two processes reporting on one node (`reconcile` and `node-report`)
+   * give different starts, so their names never collide.
+   */
+  readonly sequenceStart?: number;
 }
 
 /**
@@ -155,6 +161,7 @@ export class EventSeriesRecorder {
     this.#node = options.node;
     this.#instance = options.reportingInstance;
     this.#policy = options.policy ?? CLIENT_GO_SERIES;
+    this.#sequence = Math.floor(options.sequenceStart ?? 0) % 1_000_000;
   }
 
   /** How many events (singletons and series) are remembered. */

@@ -6,13 +6,27 @@
  *
  * Objects keep the report as the command prints it under `report`, the
  * publication time as `last_updated` (ISO-8601 UTC), the node name as
- * `node`, plus `ok` (every check of a node report passed) or
- * `reclaimed`/`mismatched` (counts of a reconcile report) for the columns.
+ * `node`, plus `ok` (every check of a node report passed; a reconcile run
+ * that worked) and `reclaimed`/`mismatched` (counts of a reconcile report)
+ * or `error` (a reconcile run that failed) for the columns. Each object is
+ * owned by its Node (`metadata.ownerReferences`), so the garbage collector
+ * deletes it with the Node.
+ *
+ * Staleness: printer columns cannot compare a time with the present, but
+ * a column of type `date` is shown by the API server as the time elapsed
+ * since it (`45s`, `5m30s`, `3h`). So the `Updated` column is the age of
+ * `last_updated`, and a loop also writes `staleAfter`, the age at which the
+ * report counts as stale (heartbeat + 3 intervals, in the same notation,
+ * see format_age.ts), and `staleAt`, that moment as a timestamp for
+ * scripts: `kubectl get nodereports` shows `UPDATED 9m  STALE-AFTER 5m30s`
+ * for a report whose daemon stopped. One-shot runs write neither field.
+ *
  * The CRDs built here are shipped verbatim as
  * `resources/crd-nodereports.yaml` and `resources/crd-reconcilereports.yaml`.
  */
 
 import type { JsonValue } from "../json.ts";
+import { formatAge } from "../format_age.ts";
 import { toObjectName } from "./node_name.ts";
 
 /** The report kinds kcm publishes. */
@@ -35,13 +49,44 @@ interface KindInfo {
 
 const COMMON_COLUMNS: Dict[] = [
   {
+    name: "Updated",
+    type: "date",
+    jsonPath: ".last_updated",
+    description: "How long ago kcm last published this report",
+  },
+  {
+    name: "Stale-After",
+    type: "string",
+    jsonPath: ".staleAfter",
+    description:
+      "The report is stale when Updated is older than this (heartbeat + 3 intervals of the publishing loop)",
+  },
+  {
     name: "Last-Updated",
     type: "string",
     jsonPath: ".last_updated",
     description: "When kcm last published this report (UTC)",
+    priority: 1,
   },
-  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+  {
+    name: "Age",
+    type: "date",
+    jsonPath: ".metadata.creationTimestamp",
+    priority: 1,
+  },
 ];
+
+const COMMON_FIELDS: Record<string, Dict> = {
+  staleAfter: {
+    type: "string",
+    description:
+      "Age (as kubectl prints ages) past which this report is stale; set by --interval loops",
+  },
+  staleAt: {
+    type: "string",
+    description: "ISO-8601 UTC time from which this report is stale",
+  },
+};
 
 const KINDS: Record<ReportKind, KindInfo> = {
   NodeReport: {
@@ -82,6 +127,12 @@ const KINDS: Record<ReportKind, KindInfo> = {
         description: "The node this report is about",
       },
       {
+        name: "OK",
+        type: "boolean",
+        jsonPath: ".ok",
+        description: "The last reconcile run worked",
+      },
+      {
         name: "Reclaimed",
         type: "integer",
         jsonPath: ".reclaimed",
@@ -94,9 +145,20 @@ const KINDS: Record<ReportKind, KindInfo> = {
         description: "Tasks running outside their cpu list in the last run",
         priority: 1,
       },
+      {
+        name: "Error",
+        type: "string",
+        jsonPath: ".error",
+        description: "Why the last reconcile run failed",
+        priority: 1,
+      },
       ...COMMON_COLUMNS,
     ],
     summary: {
+      ok: {
+        type: "boolean",
+        description: "The last reconcile run worked",
+      },
       reclaimed: {
         type: "integer",
         description: "Number of reclaimedCpuLists entries",
@@ -104,6 +166,11 @@ const KINDS: Record<ReportKind, KindInfo> = {
       mismatched: {
         type: "integer",
         description: "Number of mismatchedCpuMasks entries",
+      },
+      error: {
+        type: "string",
+        description:
+          "Why the last reconcile run failed (then report holds it too)",
       },
     },
   },
@@ -152,6 +219,7 @@ export function reportCrd(kind: ReportKind): Record<string, JsonValue> {
                 description: "The node name the report is about",
               },
               ...info.summary,
+              ...COMMON_FIELDS,
               report: {
                 type: "object",
                 description: "The report as `kcm " +
@@ -189,7 +257,7 @@ function isDict(value: JsonValue | undefined): value is Dict {
  * );
  * assert.deepEqual(
  *   reportSummary("ReconcileReport", { reclaimedCpuLists: [{}], mismatchedCpuMasks: [] }),
- *   { reclaimed: 1, mismatched: 0 },
+ *   { ok: true, reclaimed: 1, mismatched: 0 },
  * );
  * ```
  */
@@ -202,27 +270,99 @@ export function reportSummary(kind: ReportKind, report: JsonValue): Dict {
         checks.every((check) => isDict(check) && check.ok === true),
     };
   }
+  if (typeof body.error === "string") return { ok: false, error: body.error };
   const count = (value: JsonValue | undefined) =>
     Array.isArray(value) ? value.length : 0;
   return {
+    ok: true,
     reclaimed: count(body.reclaimedCpuLists),
     mismatched: count(body.mismatchedCpuMasks),
   };
 }
 
-/** The report object for `node` (its `metadata.name` made DNS-1123-safe). */
+/**
+ * The report a run publishes when it could not do its work (the config
+ * directory cannot be locked or read): a node report whose
+ * `configDirectory` check failed with `message` and whose other checks
+ * were skipped, or a reconcile report `{ error: message }`. Published
+ * instead of nothing, so an old OK never outlives the problem.
+ *
+ * @example
+ * ```ts
+ * import { failedReport, reportSummary } from "./report_objects.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(failedReport("ReconcileReport", "no lock"), { error: "no lock" });
+ * assert.deepEqual(reportSummary("NodeReport", failedReport("NodeReport", "no lock")), { ok: false });
+ * ```
+ */
+export function failedReport(kind: ReportKind, message: string): JsonValue {
+  if (kind === "ReconcileReport") return { error: message };
+  const skipped = {
+    errors: ["Skipped: the config directory could not be read"],
+    ok: false,
+  };
+  return {
+    checks: {
+      configDirectory: { errors: [message], ok: false },
+      cpuListsOnline: skipped,
+      exclusiveCores: skipped,
+      taskAffinity: skipped,
+    },
+    description: null,
+  };
+}
+
+/** What else a report object carries besides the report. */
+export interface ReportObjectOptions {
+  /** The uid of the Node: the object becomes its dependent. */
+  readonly ownerUid?: string | undefined;
+  /** Age in seconds past which the report is stale (loops only). */
+  readonly staleAfterSeconds?: number | undefined;
+}
+
+/**
+ * The report object for `node` (its `metadata.name` made DNS-1123-safe),
+ * owned by the Node when its uid is given.
+ *
+ * @example
+ * ```ts
+ * import { reportObject } from "./report_objects.ts";
+ * import assert from "node:assert/strict";
+ * const object = reportObject("ReconcileReport", "n1", { reclaimedCpuLists: [] },
+ *   new Date("2030-01-01T00:00:00Z"), { ownerUid: "u-1", staleAfterSeconds: 330 });
+ * assert.deepEqual(object.metadata, { name: "n1", ownerReferences: [
+ *   { apiVersion: "v1", kind: "Node", name: "n1", uid: "u-1" }] });
+ * assert.equal(object.staleAfter, "5m30s");
+ * assert.equal(object.staleAt, "2030-01-01T00:05:30Z");
+ * ```
+ */
 export function reportObject(
   kind: ReportKind,
   node: string,
   report: JsonValue,
   now: Date,
+  options: ReportObjectOptions = {},
 ): Dict {
+  const { ownerUid, staleAfterSeconds } = options;
+  const stale: Dict = staleAfterSeconds === undefined ? {} : {
+    staleAfter: formatAge(staleAfterSeconds),
+    staleAt: new Date(now.getTime() + staleAfterSeconds * 1000)
+      .toISOString().replace(/\.\d+Z$/, "Z"),
+  };
   return {
     apiVersion: `${REPORT_GROUP}/${REPORT_VERSION}`,
     kind,
-    metadata: { name: toObjectName(node) },
+    metadata: {
+      name: toObjectName(node),
+      ...(ownerUid === undefined ? {} : {
+        ownerReferences: [
+          { apiVersion: "v1", kind: "Node", name: node, uid: ownerUid },
+        ],
+      }),
+    },
     node,
     ...reportSummary(kind, report),
+    ...stale,
     report,
     last_updated: now.toISOString(),
   };

@@ -19,6 +19,8 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
     "conf-dir": "/etc/kcm",
     publish: false,
     interval: "0",
+    heartbeat: "300",
+    "metrics-listen": undefined,
   });
   assert.deepEqual(command(["install"]).options, { "install-dir": "/opt/bin" });
   const clusterInit = command(["cluster-init", "--all-hosts"]);

@@ -1,0 +1,139 @@
+/**
+ * Reading kcm's report objects and Events back from a test control plane,
+ * and the setup the report tests share: the report CRDs (which kcm no
+ * longer creates itself) and the rights to write Events on Nodes.
+ */
+
+import assert from "node:assert/strict";
+import { reportCrd } from "../../core/k8s/report_objects.ts";
+import type { ControlPlane, CrdObject } from "../k8s/testenv.ts";
+
+/** Both report CRDs, for `startControlPlane({ crds })` or `createCrd`. */
+export const REPORT_CRDS: CrdObject[] = [
+  reportCrd("NodeReport") as unknown as CrdObject,
+  reportCrd("ReconcileReport") as unknown as CrdObject,
+];
+
+/** A report object, or undefined when it does not exist. */
+export async function getReport(
+  cp: ControlPlane,
+  namespace: string,
+  plural: "nodereports" | "reconcilereports",
+  name: string,
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
+  const r = await cp.api(
+    "GET",
+    `/apis/kcm.intel.com/v1/namespaces/${namespace}/${plural}/${name}`,
+  );
+  if (r.status === 404) return undefined;
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body;
+}
+
+/**
+ * `kubectl get` of one report: the server-side Table, as column name ->
+ * cell (every column, wide ones included).
+ */
+export async function reportTable(
+  cp: ControlPlane,
+  namespace: string,
+  plural: "nodereports" | "reconcilereports",
+  name: string,
+): Promise<Record<string, unknown>> {
+  const client = Deno.createHttpClient({ caCerts: [cp.caPem] });
+  try {
+    const response = await fetch(
+      `${cp.url}/apis/kcm.intel.com/v1/namespaces/${namespace}/${plural}/${name}`,
+      {
+        client,
+        headers: {
+          authorization: `Bearer ${cp.adminToken}`,
+          accept: "application/json;as=Table;v=v1;g=meta.k8s.io",
+        },
+      },
+    );
+    const body = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(body));
+    const columns = body.columnDefinitions.map((c: { name: string }) => c.name);
+    return Object.fromEntries(
+      columns.map((c: string, i: number) => [c, body.rows[0].cells[i]]),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/** One `events.k8s.io/v1` Event as the tests read it. */
+export interface EventSeen {
+  name: string;
+  type: string;
+  reason: string;
+  action: string;
+  note: string;
+  regarding: { kind: string; name: string; uid?: string };
+  series?: { count: number; lastObservedTime: string };
+  reportingController: string;
+}
+
+/** kcm's Events about Node `node`, oldest first. */
+export async function nodeEvents(
+  cp: ControlPlane,
+  node: string,
+): Promise<EventSeen[]> {
+  const selector = encodeURIComponent(
+    `regarding.kind=Node,regarding.name=${node},reportingController=kcm.intel.com/kcm`,
+  );
+  const r = await cp.api(
+    "GET",
+    `/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=${selector}`,
+  );
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  // deno-lint-ignore no-explicit-any
+  return r.body.items.map((e: any) => ({ ...e, name: e.metadata.name }))
+    .sort((a: EventSeen & { eventTime: string }, b: typeof a) =>
+      a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0
+    );
+}
+
+/**
+ * Lets ServiceAccount `namespace/name` create and patch Events in
+ * `default`, where Events about Nodes go (the node agent's Role of
+ * resources/ carries the same rule).
+ */
+export async function grantEventRights(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+): Promise<void> {
+  const rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default";
+  const role = `kcm-test-events-${namespace}-${name}`;
+  for (
+    const [path, object] of [
+      [`${rbac}/roles`, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: role },
+        rules: [{
+          apiGroups: ["events.k8s.io"],
+          resources: ["events"],
+          verbs: ["create", "patch"],
+        }],
+      }],
+      [`${rbac}/rolebindings`, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: role },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "Role",
+          name: role,
+        },
+        subjects: [{ kind: "ServiceAccount", name, namespace }],
+      }],
+    ] as const
+  ) {
+    const r = await cp.api("POST", path, object);
+    assert.ok(r.status === 201 || r.status === 409, JSON.stringify(r.body));
+  }
+}
