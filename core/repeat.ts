@@ -77,7 +77,16 @@ export async function repeatEvery(
         ),
       ]);
       run.catch(() => {}); // left behind on stop: its failure is moot
-      if (stop.aborted) return undefined;
+      if (stop.aborted) {
+        if (!settled) {
+          host.log.warning(
+            `The ${what} in progress did not end within ${STOP_GRACE_MS} ms of ${
+              String(stop.reason)
+            }: leaving it behind`,
+          );
+        }
+        return undefined;
+      }
       const change = outage.succeeded(host.clock.now());
       if (change?.state === "recovered") {
         host.log.info(

@@ -89,7 +89,10 @@ Deno.test("repeatEvery() hands the stop signal to the iteration and leaves a stu
   assert.equal(seen, stop.signal);
   // Only the grace period was waited, not the interval.
   assert.deepEqual(clock.sleeps, [STOP_GRACE_MS]);
-  assert.deepEqual(lines, ["INFO:root:Stopping on SIGTERM\n"]);
+  assert.deepEqual(lines, [
+    "WARNING:root:The round in progress did not end within 1000 ms of SIGTERM: leaving it behind\n",
+    "INFO:root:Stopping on SIGTERM\n",
+  ]);
 });
 
 // Negative cases.
