@@ -36,11 +36,11 @@ export interface PoolView {
 /** What to claim. */
 export interface AllocationRequest {
   /** Lists to claim in an exclusive pool (`--cores`); default 1. */
-  readonly count?: number;
+  readonly count?: number | undefined;
   /** Only lists whose CPUs all lie on this NUMA node (`--numa-node`). */
-  readonly numaNode?: number;
+  readonly numaNode?: number | undefined;
   /** Only lists whose CPUs all lie on this socket (`--socket-id`). */
-  readonly socketId?: number;
+  readonly socketId?: number | undefined;
   /** Source of [0, 1) numbers for a shared pool; default `Math.random`. */
   readonly random?: () => number;
 }
