@@ -154,9 +154,9 @@ function result(chosen: readonly Candidate[], why: string | null): Allocation {
  *    most taken), so that emptier nodes stay whole for bigger claims.
  * 4. Inside that node, the fullest L3 group with n free lists gives its
  *    first n in name order; else the fewest L3 groups are used.
- * 5. If no node has n free lists, the claim spans the fewest nodes (in one
- *    socket when one socket can do it with that few) and the allocation
- *    carries a `spans-numa-nodes` warning.
+ * 5. If no node has n free lists, the claim spans the fewest nodes (best
+ *    fit, then the fewest sockets; wholly free nodes are taken whole) and
+ *    the allocation carries a `spans-numa-nodes` warning.
  *
  * On a pool that lies on one node and under one L3, step 4 gives the
  * first n free lists in name order: for n = 1, the reference's choice.

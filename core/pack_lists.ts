@@ -62,35 +62,111 @@ function fuller(a: Group, b: Group): number {
     a.members[0]!.rank - b.members[0]!.rank;
 }
 
-/** Most free members first, for covering a count with few groups. */
-function larger(a: Group, b: Group): number {
-  return b.members.length - a.members.length || fuller(a, b);
+/** Beyond this many candidate sets, {@linkcode fewestGroups} goes greedy. */
+const SEARCH_LIMIT = 4096;
+
+/** The number of ways to choose `k` of `n` things, capped above the limit. */
+function combinations(n: number, k: number): number {
+  let result = 1;
+  for (let i = 1; i <= k && result <= SEARCH_LIMIT; i++) {
+    result = result * (n - k + i) / i;
+  }
+  return result;
+}
+
+/** Calls `visit` with every `k`-element subset of `items`. */
+function eachSubset<T>(
+  items: readonly T[],
+  k: number,
+  visit: (subset: T[]) => void,
+): void {
+  const subset: T[] = [];
+  const walk = (start: number) => {
+    if (subset.length === k) return visit([...subset]);
+    for (let i = start; i <= items.length - (k - subset.length); i++) {
+      subset.push(items[i]!);
+      walk(i + 1);
+      subset.pop();
+    }
+  };
+  walk(0);
+}
+
+/** Lexicographic order of equally long number tuples. */
+function compareKeys(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i]! - b[i]!;
+  }
+  return 0;
+}
+
+function total(groups: readonly Group[], of: (g: Group) => number): number {
+  return groups.reduce((sum, g) => sum + of(g), 0);
+}
+
+function firstRank(groups: readonly Group[]): number {
+  return Math.min(...groups.map((g) => g.members[0]!.rank));
 }
 
 /**
- * Takes `count` of `groups`' members from as few groups as possible: the
- * largest groups whole, the rest from the fullest group that can give it,
- * through `take` (which chooses inside a group). Undefined when all the
- * groups together have fewer than `count`.
+ * The fewest groups whose free members add up to `count` (undefined when
+ * all of them do not), best fit among the sets of that size: the fewest
+ * free members in total, so that the emptiest groups stay whole, then the
+ * fewest sockets (`spread` counts them; 0 when it does not matter), then
+ * the most taken, then the first in name order. With more than
+ * {@linkcode SEARCH_LIMIT} sets to weigh, the largest groups instead.
  */
 function fewestGroups(
   groups: readonly Group[],
   count: number,
-  take: (group: Group, count: number) => Candidate[],
-): Candidate[] | undefined {
-  const bySize = [...groups].sort(larger);
-  const chosen: Candidate[] = [];
-  let i = 0;
-  while (
-    i < bySize.length && chosen.length + bySize[i]!.members.length < count
-  ) {
-    chosen.push(...bySize[i++]!.members);
+  spread: (groups: readonly Group[]) => number,
+): Group[] | undefined {
+  const bySize = [...groups].sort((a, b) =>
+    b.members.length - a.members.length || fuller(a, b)
+  );
+  let k = 0, reach = 0;
+  while (k < bySize.length && reach < count) {
+    reach += bySize[k++]!.members.length;
   }
-  const rest = count - chosen.length;
-  if (rest === 0) return chosen;
-  const last = bySize.slice(i).filter((g) => g.members.length >= rest)
-    .sort(fuller)[0];
-  return last === undefined ? undefined : [...chosen, ...take(last, rest)];
+  if (reach < count) return undefined;
+  if (combinations(groups.length, k) > SEARCH_LIMIT) return bySize.slice(0, k);
+  let best: { set: Group[]; key: number[] } | undefined;
+  eachSubset(groups, k, (set) => {
+    const free = total(set, (g) => g.members.length);
+    if (free < count) return;
+    const key = [free, spread(set), -total(set, (g) => g.used), firstRank(set)];
+    if (best === undefined || compareKeys(key, best.key) < 0) {
+      best = { set, key };
+    }
+  });
+  return best?.set;
+}
+
+/**
+ * `count` members of `groups` (as {@linkcode fewestGroups} chose them):
+ * wholly free groups whole first, then the fuller groups; `take` chooses
+ * inside the group that gives only part of its members.
+ */
+function takeFrom(
+  groups: readonly Group[],
+  count: number,
+  take: (group: Group, count: number) => Candidate[],
+): Candidate[] {
+  // Wholly free groups first, largest first, so a claim that needs a whole
+  // group's worth takes a whole group; then the fuller groups.
+  const ordered = [...groups].sort((a, b) =>
+    Number(a.used > 0) - Number(b.used > 0) ||
+    (a.used === 0 ? b.members.length - a.members.length : 0) || fuller(a, b)
+  );
+  const chosen: Candidate[] = [];
+  for (const group of ordered) {
+    const rest = count - chosen.length;
+    if (rest === 0) break;
+    chosen.push(
+      ...(group.members.length <= rest ? group.members : take(group, rest)),
+    );
+  }
+  return chosen;
 }
 
 /** `count` members of one node's group, under one L3 when possible. */
@@ -102,15 +178,17 @@ function takeInNode(
   const { groups, spanning } = groupBy(node.members, taken, l3Key);
   const fit = groups.filter((g) => g.members.length >= count).sort(fuller)[0];
   if (fit !== undefined) return fit.members.slice(0, count);
-  const byL3 = (g: Group, n: number) => g.members.slice(0, n);
-  return fewestGroups(groups, count, byL3) ??
-    [...groups.flatMap((g) => g.members), ...spanning].slice(0, count);
+  const l3s = fewestGroups(groups, count, () => 0);
+  return l3s === undefined
+    ? [...groups.flatMap((g) => g.members), ...spanning].slice(0, count)
+    : takeFrom(l3s, count, (g, n) => g.members.slice(0, n));
 }
 
-/** The socket of a node group's members; undefined if they span sockets. */
-function packageOf(group: Group): number | undefined {
-  const packages = new Set(group.members.flatMap((c) => c.placement.packages));
-  return packages.size === 1 ? [...packages][0] : undefined;
+/** How many sockets the members of `groups` lie on. */
+function socketCount(groups: readonly Group[]): number {
+  return new Set(
+    groups.flatMap((g) => g.members.flatMap((c) => c.placement.packages)),
+  ).size;
 }
 
 /** What {@linkcode packLists} chose. */
@@ -135,14 +213,16 @@ export interface Packing {
  *    whose first free list comes first in name order), so that emptier
  *    nodes stay whole for bigger claims.
  * 2. Inside the chosen node, group by L3 id: the fullest L3 with `count`
- *    free lists gives its first `count` in name order; else take the
- *    largest L3 groups whole and the rest from the fullest L3 that can
- *    give it (the fewest L3 groups).
- * 3. If no node has `count` free lists, span the fewest nodes the same way
- *    (largest nodes whole, the rest from the fullest node that can give
- *    it, inside each node as in step 2), within one socket when one socket
- *    can do it with that few nodes (the fullest such socket). Lists kept
- *    for last fill any gap.
+ *    free lists gives its first `count` in name order; else the fewest L3
+ *    groups that hold them, best fit (see step 3).
+ * 3. If no node has `count` free lists, span the fewest nodes: among the
+ *    sets of that many nodes that hold `count`, the one with the fewest
+ *    free lists in all (best fit: the emptiest nodes stay whole), then on
+ *    the fewest sockets, then with the most taken. Inside the set, wholly
+ *    free nodes are taken whole first (largest first), so a claim aligns
+ *    to whole nodes and gives them back whole; then the fuller nodes; the
+ *    last node taken gives only what is still missing, chosen as in
+ *    step 2. Lists kept for last fill any gap.
  */
 export function packLists(
   free: readonly Candidate[],
@@ -175,40 +255,18 @@ function chooseOneNode(
   return best && takeInNode(best.node, taken, count);
 }
 
-/** Step 5: `count` lists from the fewest nodes, in one socket if it can. */
+/** Step 3: `count` lists from the fewest nodes. */
 function chooseFewestNodes(
   nodes: readonly Group[],
   spanning: readonly Candidate[],
   taken: readonly Candidate[],
   count: number,
 ): Candidate[] {
-  const plan = (groups: readonly Group[]) =>
-    fewestGroups(groups, count, (node, n) => takeInNode(node, taken, n));
-  const widest = plan(nodes);
-  if (widest === undefined) {
+  const chosen = fewestGroups(nodes, count, socketCount);
+  if (chosen === undefined) {
     // Only with the lists kept for last do the free lists add up.
     return [...nodes.flatMap((node) => node.members), ...spanning]
       .slice(0, count);
   }
-  const spanned = new Set(widest.map(nodeKey)).size;
-  const inOneSocket = [...new Set(nodes.map(packageOf))]
-    .filter((p): p is number => p !== undefined)
-    .map((p) => nodes.filter((node) => packageOf(node) === p))
-    .map((groups) => ({ groups, chosen: plan(groups) }))
-    .filter((s) =>
-      s.chosen !== undefined && new Set(s.chosen.map(nodeKey)).size <= spanned
-    )
-    .sort((a, b) =>
-      sum(a.groups) - sum(b.groups) ||
-      firstRank(a.groups) - firstRank(b.groups)
-    );
-  return inOneSocket[0]?.chosen ?? widest;
-}
-
-function firstRank(groups: readonly Group[]): number {
-  return Math.min(...groups.map((g) => g.members[0]!.rank));
-}
-
-function sum(groups: readonly Group[]): number {
-  return groups.reduce((total, g) => total + g.members.length, 0);
+  return takeFrom(chosen, count, (node, n) => takeInNode(node, taken, n));
 }

@@ -111,8 +111,9 @@ Deno.test("allocateLists() packs a claim into the fullest NUMA node that holds i
   assert.deepEqual(allocateLists(pool, SNC, { count: 3 }).numaNodes, [1]);
 });
 
-Deno.test("allocateLists() spans the fewest nodes, inside one socket when it can", () => {
-  // Free: node 0: 4, node 1: 4 (socket 0); node 2: 5, node 3: 1 (socket 1).
+Deno.test("allocateLists() spans the fewest nodes, best fit, then the fewest sockets", () => {
+  // Free: node 0: 4, node 1: 4 (socket 0); node 2: 5, node 3: 1 (socket 1):
+  // of the pairs that hold 8, nodes 0 and 1 leave nothing free.
   const taken = [...range(0, 5), ...range(10, 15), ...range(20, 24)];
   taken.push(...range(30, 38));
   const allocation = allocateLists(corePool(SNC, taken), SNC, { count: 8 });
@@ -126,9 +127,33 @@ Deno.test("allocateLists() spans the fewest nodes, inside one socket when it can
     "Claim of 8 cpu lists spans NUMA nodes 0,1: no NUMA node has 8 free " +
       "cpu lists in pool dataplane (at most 5)",
   );
+  // Free: 5, 4 | 4, 5. Four pairs hold 9 with nothing left over; the two
+  // inside one socket win, the first in name order of those.
+  const even = [
+    ...range(0, 4),
+    ...range(10, 15),
+    ...range(20, 25),
+    ...range(30, 34),
+  ];
+  assert.deepEqual(
+    allocateLists(corePool(SNC, even), SNC, { count: 9 }).numaNodes,
+    [0, 1],
+  );
 });
 
-Deno.test("allocateLists() crosses sockets only when no socket can do with as few nodes", () => {
+Deno.test("allocateLists() takes a wholly free node whole when a claim spans it", () => {
+  // Free: node 1: 7 (3 taken), node 3: all 10; nodes 0 and 2 full.
+  const taken = [...range(0, 9), ...range(10, 12), ...range(20, 29)];
+  const allocation = allocateLists(corePool(SNC, taken), SNC, { count: 13 });
+  assert.deepEqual(allocation.numaNodes, [1, 3]);
+  assert.ok(SNC.cpusInNumaNode(3).isSubsetOf(allocation.cpus));
+  assert.equal(
+    allocation.cpus.intersection(SNC.cpusInNumaNode(1)).size,
+    3 * 2,
+  );
+});
+
+Deno.test("allocateLists() crosses sockets when no socket holds the claim in as few nodes", () => {
   // Free: node 0: 2, node 1: 2 (socket 0); node 2: 3, node 3: 0.
   const taken = [
     ...range(0, 7),
