@@ -13,6 +13,12 @@ const PURE = [
   "core/describe.ts",
   "core/topology.ts",
   "core/layout.ts",
+  "core/placement_mode.ts",
+  "core/topology_record.ts",
+  "core/allocate.ts",
+  "core/allocation_error.ts",
+  "core/pack_lists.ts",
+  "core/assignment_env.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {
