@@ -5,24 +5,13 @@
  */
 
 import type { PoolView } from "../core/allocate.ts";
+import { mulberry32 } from "../tests/_helpers/chaos.ts";
 import type { Topology } from "../core/topology.ts";
 
 /** One step: claim `cores` whole cores under `id`, or release `id`. */
 export type ClaimStep =
   | { readonly op: "claim"; readonly id: string; readonly cores: number }
   | { readonly op: "release"; readonly id: string };
-
-/** A small, fast, seeded PRNG (mulberry32), giving numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `steps` claims and releases on a machine of `cores` physical cores:
@@ -35,7 +24,7 @@ export function claimSequence(
   cores: number,
   options: { seed: number; steps: number; maxCores: number },
 ): ClaimStep[] {
-  const random = seededRandom(options.seed);
+  const random = mulberry32(options.seed);
   const maxCores = Math.max(1, Math.min(options.maxCores, cores));
   const minCores = Math.min(2, maxCores);
   const live = new Map<string, number>();

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import fc from "fast-check";
 import {
   allocateLists,
@@ -15,13 +14,9 @@ import { ResourceError } from "../../core/errors.ts";
 import { readTopology } from "../../core/sysfs.ts";
 import { Topology } from "../../core/topology.ts";
 import { arbitraryShape, buildTopology } from "../_helpers/random_topology.ts";
+import { REPO_ROOT } from "../_helpers/run_cli.ts";
 
-const FIXTURES = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "fixtures",
-  "sysfs",
-);
+const FIXTURES = join(REPO_ROOT, "tests/fixtures/sysfs");
 const SNC = await readTopology(join(FIXTURES, "dual_snc2_2x20x2"));
 const EPYC = await readTopology(join(FIXTURES, "epyc_2x64x2_nps4"));
 const HYBRID = await readTopology(join(FIXTURES, "hybrid_4p_8e"));

@@ -242,7 +242,9 @@ interface ExpectedCase {
   error?: string;
 }
 
-Deno.test("planLayout() gives each fixture its expected init result", async () => {
+Deno.test("planLayout() gives each fixture its expected init result, and so does planPools() with the fixture's isolated CPUs", async () => {
+  // What `kcm init` without flags writes stays the reference layout: the
+  // fixtures' isolated cores are the ones these cases use.
   let checked = 0;
   for await (const entry of Deno.readDir(FIXTURES)) {
     if (!entry.isDirectory) continue;
@@ -252,13 +254,21 @@ Deno.test("planLayout() gives each fixture its expected init result", async () =
     ) as { cases: ExpectedCase[] };
     assert.ok(cases.length > 0, entry.name);
     const topology = await readTopology(root);
+    const isolated = await readIsolatedCpus(root);
     for (const { dataplane, controlplane, layout, error } of cases) {
       const where = `${entry.name}: dp ${dataplane}, cp ${controlplane}`;
-      const plan = () => planLayout(topology, { dataplane, controlplane });
-      if (error !== undefined) {
-        assert.throws(plan, { name: "ResourceError", message: error }, where);
-      } else {
-        assert.deepEqual(plan(), layout, where);
+      const counts = { dataplane, controlplane };
+      for (
+        const plan of [
+          () => planLayout(topology, counts),
+          () => planPools(topology, counts, { isolated }).pools,
+        ]
+      ) {
+        if (error !== undefined) {
+          assert.throws(plan, { name: "ResourceError", message: error }, where);
+        } else {
+          assert.deepEqual(plan(), layout, where);
+        }
       }
       checked++;
     }
@@ -557,27 +567,6 @@ Deno.test("planPools() gives each fixture its expected placement results", async
     ]
   ) {
     assert.ok(seen.includes(name), `${name} has placement cases`);
-  }
-});
-
-Deno.test("planPools() with each fixture's isolated CPUs keeps its plain init cases", async () => {
-  // What `kcm init` without flags must write stays the reference layout.
-  for await (const entry of Deno.readDir(FIXTURES)) {
-    if (!entry.isDirectory) continue;
-    const root = join(FIXTURES, entry.name);
-    const { cases } = JSON.parse(
-      await Deno.readTextFile(join(root, "expected_init.json")),
-    ) as { cases: ExpectedCase[] };
-    const topology = await readTopology(root);
-    const isolated = await readIsolatedCpus(root);
-    for (const c of cases) {
-      const plan = () => planPools(topology, c, { isolated }).pools;
-      if (c.error !== undefined) {
-        assert.throws(plan, { message: c.error }, entry.name);
-      } else {
-        assert.deepEqual(plan(), c.layout, entry.name);
-      }
-    }
   }
 });
 

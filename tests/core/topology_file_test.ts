@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { ConfigError, SysfsError } from "../../core/errors.ts";
 import { readIsolatedCpus, readTopology } from "../../core/sysfs.ts";
 import {
@@ -13,15 +12,10 @@ import {
   TOPOLOGY_FILE,
   TopologyRecordError,
 } from "../../core/topology_record.ts";
-import { runKcm } from "../_helpers/run_cli.ts";
+import { REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 
-const FIXTURES = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "fixtures",
-  "sysfs",
-);
+const FIXTURES = join(REPO_ROOT, "tests/fixtures/sysfs");
 const SNC = join(FIXTURES, "dual_snc2_2x20x2");
 const EPYC = join(FIXTURES, "epyc_2x64x2_nps4");
 

@@ -1,35 +1,18 @@
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import fc from "fast-check";
 import { CpuSet, parseCpuList } from "../../core/cpuset.ts";
 import { readIsolatedCpus, readTopology } from "../../core/sysfs.ts";
-import { type LogicalCpu, Topology } from "../../core/topology.ts";
+import { Topology } from "../../core/topology.ts";
 import {
   formatTopologyRecord,
   parseTopologyRecord,
   TopologyRecordError,
 } from "../../core/topology_record.ts";
 import { arbitraryShape, buildTopology } from "../_helpers/random_topology.ts";
+import { REPO_ROOT } from "../_helpers/run_cli.ts";
 
-const FIXTURES = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "fixtures",
-  "sysfs",
-);
-
-function cpu(id: number, fields: Partial<LogicalCpu> = {}): LogicalCpu {
-  return {
-    id,
-    packageId: 0,
-    dieId: 0,
-    coreId: id,
-    numaNode: 0,
-    l3Id: 0,
-    ...fields,
-  };
-}
+const FIXTURES = join(REPO_ROOT, "tests/fixtures/sysfs");
 
 Deno.test("parseTopologyRecord() reads back what formatTopologyRecord() wrote, on every fixture", async () => {
   let fixtures = 0;
@@ -74,10 +57,14 @@ Deno.test("formatTopologyRecord() writes the EPYC record compactly, one entry a 
 });
 
 Deno.test("formatTopologyRecord() leaves CPUs without a node or an L3 out of those maps", () => {
-  const topology = new Topology([
-    cpu(0, { numaNode: null, l3Id: null }),
-    cpu(1, { numaNode: null, l3Id: null }),
-  ]);
+  const topology = new Topology([0, 1].map((id) => ({
+    id,
+    packageId: 0,
+    dieId: 0,
+    coreId: id,
+    numaNode: null,
+    l3Id: null,
+  })));
   const text = formatTopologyRecord({ topology, isolated: CpuSet.EMPTY });
   assert.match(text, /"numa_nodes": \{\},\n {2}"l3_caches": \{\},/);
   assert.deepEqual(parseTopologyRecord(text).topology.cpus, topology.cpus);
