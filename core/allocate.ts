@@ -39,7 +39,10 @@ export interface AllocationRequest {
   readonly count?: number | undefined;
   /** Only lists whose CPUs all lie on this NUMA node (`--numa-node`). */
   readonly numaNode?: number | undefined;
-  /** Only lists whose CPUs all lie on this socket (`--socket-id`). */
+  /**
+   * Only lists whose CPUs all lie on this socket (`--socket-id`); not
+   * together with `numaNode` (a node lies in one socket).
+   */
   readonly socketId?: number | undefined;
   /** Source of [0, 1) numbers for a shared pool; default `Math.random`. */
   readonly random?: () => number;
@@ -64,6 +67,9 @@ export interface Allocation {
 }
 
 function constraintOf(request: AllocationRequest): PlacementConstraint | null {
+  if (request.numaNode !== undefined && request.socketId !== undefined) {
+    throw new RangeError("A claim takes a NUMA node or a socket, not both");
+  }
   if (request.numaNode !== undefined) return { numaNode: request.numaNode };
   if (request.socketId !== undefined) return { socketId: request.socketId };
   return null;
@@ -164,7 +170,8 @@ function result(chosen: readonly Candidate[], why: string | null): Allocation {
  * Shared pool: `count` is ignored; one list at random among those that
  * lie on `numaNode`/`socketId` when given, else among all.
  *
- * @throws {RangeError} when `count` is not a positive integer.
+ * @throws {RangeError} when `count` is not a positive integer, or both
+ * `numaNode` and `socketId` are given.
  * @throws {AllocationError} when the claim cannot be met; `failure` holds
  * the data of the message.
  *

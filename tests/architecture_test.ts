@@ -19,6 +19,7 @@ const PURE = [
   "core/allocation_error.ts",
   "core/pack_lists.ts",
   "core/assignment_env.ts",
+  "core/topology_report.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {

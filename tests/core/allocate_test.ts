@@ -277,6 +277,10 @@ Deno.test("allocateLists() rejects a NUMA node or socket the topology lacks", ()
     allocateLists(corePool(HYBRID), HYBRID, { socketId: 1 })
   );
   assert.equal(socket.message, "Unknown socket 1: the topology has sockets 0");
+  assert.throws(
+    () => allocateLists(corePool(SNC), SNC, { numaNode: 0, socketId: 0 }),
+    { name: "RangeError" },
+  );
   const noNuma = failure(() =>
     allocateLists(corePool(SNC), new Topology([]), { numaNode: 0 })
   );
