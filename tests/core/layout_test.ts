@@ -55,7 +55,7 @@ function pools(
   ];
 }
 
-// SPEC §3.2's worked table, on the map {0:"0,4",1:"1,5",2:"2,6",3:"3,7"}.
+// The reference's worked table, on the map {0:"0,4",1:"1,5",2:"2,6",3:"3,7"}.
 const WORKED: [number, number, PoolLayout[]][] = [
   [2, 1, pools(["3,7", "2,6"], ["1,5"], ["0,4"])],
   [1, 2, pools(["3,7"], ["2,6,1,5"], ["0,4"])],
