@@ -20,6 +20,13 @@ const PURE = [
   "core/k8s/report_objects.ts",
   "core/k8s/setup_progress.ts",
   "core/k8s/workloads.ts",
+  "core/placement_mode.ts",
+  "core/topology_record.ts",
+  "core/allocate.ts",
+  "core/allocation_error.ts",
+  "core/pack_lists.ts",
+  "core/assignment_env.ts",
+  "core/topology_report.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {
