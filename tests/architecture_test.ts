@@ -30,6 +30,13 @@ const PURE = [
   "core/k8s/errors.ts",
   "core/k8s/node_events.ts",
   "core/k8s/event_series.ts",
+  "core/placement_mode.ts",
+  "core/topology_record.ts",
+  "core/allocate.ts",
+  "core/allocation_error.ts",
+  "core/pack_lists.ts",
+  "core/assignment_env.ts",
+  "core/topology_report.ts",
 ];
 
 Deno.test("pure modules never touch Deno, nor import an effect module", async () => {
