@@ -127,6 +127,18 @@ function container(
 
 const TOLERATIONS: Dict[] = [{ key: "kcm", operator: "Exists" }];
 
+/**
+ * Where each daemon serves `/metrics` (`--metrics-listen`): the containers
+ * of a pod share its network, so each has a port of its own; the names
+ * start with `metrics` for the scrape example in resources/monitoring/.
+ */
+export const METRICS_PORTS: Readonly<
+  Record<DaemonCommand, { readonly name: string; readonly port: number }>
+> = {
+  reconcile: { name: "metrics", port: 9102 },
+  nodereport: { name: "metrics-report", port: 9103 },
+};
+
 function oneShotContainer(
   command: OneShotCommand,
   settings: WorkloadSettings,
@@ -198,13 +210,22 @@ export function daemonSet(
 ): Dict {
   const containers = commands.map((c) => {
     const sub = c === "nodereport" ? "node-report" : c;
-    return container(sub, [
-      KCM_BINARY,
-      sub,
-      `--conf-dir=${CONF_MOUNT}`,
-      `--interval=${intervalSeconds}`,
-      "--publish",
-    ], settings);
+    const metrics = METRICS_PORTS[c];
+    return {
+      ...container(sub, [
+        KCM_BINARY,
+        sub,
+        `--conf-dir=${CONF_MOUNT}`,
+        `--interval=${intervalSeconds}`,
+        "--publish",
+        `--metrics-listen=:${metrics.port}`,
+      ], settings),
+      ports: [{
+        name: metrics.name,
+        containerPort: metrics.port,
+        protocol: "TCP",
+      }],
+    };
   });
   const selector = {
     "app.kubernetes.io/name": "kcm",

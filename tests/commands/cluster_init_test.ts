@@ -236,8 +236,8 @@ Deno.test("cluster-init prepares nodes through the API", async (t) => {
       assert.deepEqual(
         spec.containers.map((c: { command: string[] }) => c.command.join(" ")),
         [
-          "/usr/local/bin/kcm reconcile --conf-dir=/etc/kcm --interval=60 --publish",
-          "/usr/local/bin/kcm node-report --conf-dir=/etc/kcm --interval=60 --publish",
+          "/usr/local/bin/kcm reconcile --conf-dir=/etc/kcm --interval=60 --publish --metrics-listen=:9102",
+          "/usr/local/bin/kcm node-report --conf-dir=/etc/kcm --interval=60 --publish --metrics-listen=:9103",
         ],
       );
       assert.equal(spec.serviceAccountName, "kcm");
