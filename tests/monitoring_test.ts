@@ -122,7 +122,7 @@ Deno.test("the dashboard check sees a metric kcm does not export", () => {
 });
 
 interface ScrapeConfig {
-  scrape_configs: {
+  "scrape_configs": {
     job_name: string;
     kubernetes_sd_configs: { role: string }[];
     relabel_configs: {
@@ -152,9 +152,9 @@ Deno.test("the Prometheus scrape job keeps exactly the DaemonSet's metrics ports
   const [daemonSet] = await readManifest("kcm-daemonset.yaml");
   const labels = daemonSet!.spec.template.metadata.labels;
   const podMeta = {
-    __meta_kubernetes_pod_label_app_kubernetes_io_name:
+    "__meta_kubernetes_pod_label_app_kubernetes_io_name":
       labels["app.kubernetes.io/name"],
-    __meta_kubernetes_pod_label_app_kubernetes_io_component:
+    "__meta_kubernetes_pod_label_app_kubernetes_io_component":
       labels["app.kubernetes.io/component"],
   };
   const ports = daemonSet!.spec.template.spec.containers.flatMap((
