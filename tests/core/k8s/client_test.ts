@@ -237,6 +237,61 @@ Deno.test("createK8sClient() waits as long as Retry-After says, capped", async (
   );
 });
 
+Deno.test("createK8sClient() in a loop leaves a long Retry-After to its caller", async () => {
+  await withServer(
+    () =>
+      new Response("slow down", {
+        status: 429,
+        headers: { "retry-after": "30" },
+      }),
+    async (url, calls) => {
+      const clock = new FakeClock();
+      const client = createK8sClient(config(url), {
+        log: logger().log,
+        clock,
+        retry: LOOP_RETRY,
+        giveUpOnLongRetryAfter: true,
+      });
+      const error = await client.request("GET", "/p").catch((e) => e);
+      client.close();
+      assert.ok(error instanceof K8sApiError);
+      assert.equal(error.status, 429);
+      assert.equal(error.retryAfterSeconds, 30);
+      // Not asked again after the 1 s the loop policy would wait.
+      assert.equal(calls.length, 1);
+      assert.deepEqual(clock.sleeps, []);
+    },
+  );
+});
+
+Deno.test("createK8sClient() ends a request in flight when its signal aborts", async () => {
+  let answer: (() => void) | undefined;
+  await withServer(
+    () =>
+      new Promise<Response>((resolve) => {
+        answer = () => resolve(new Response("late"));
+      }),
+    async (url, calls) => {
+      const stop = new AbortController();
+      const client = createK8sClient(config(url), {
+        log: logger().log,
+        clock: new FakeClock(),
+        signal: stop.signal,
+      });
+      const started = performance.now();
+      setTimeout(() => stop.abort("SIGTERM"), 100);
+      const error = await client.request("GET", "/p").catch((e) => e);
+      client.close();
+      answer?.();
+      assert.ok(performance.now() - started < 2000);
+      assert.ok(error instanceof DOMException, String(error));
+      assert.equal(error.name, "AbortError");
+      assert.match(error.message, /SIGTERM/);
+      assert.equal(calls.length, 1, "not retried");
+    },
+  );
+});
+
 // Negative cases.
 Deno.test("createK8sClient() sends a final answer back at once", async () => {
   for (const status of [400, 401, 404, 409, 422]) {
