@@ -1,15 +1,24 @@
 // deno-lint-ignore-file no-console
 /**
  * Fleet simulation (issue 16): N node agents, each with its own node name,
- * config directory and ServiceAccount token, run kcm's publish loop in this
- * process against the real etcd + kube-apiserver of the test environment,
- * first with the old behaviour (write every interval), then with
- * publish-on-change (`core/publish_policy.ts`), each for `--duration`
- * seconds, while 1 % of the nodes change state per interval. Prints, per
- * behaviour: apiserver write requests/s (`apiserver_request_total`), etcd
- * database growth (`etcd_mvcc_db_total_size_in_bytes`), p50/p99 publish
- * latency, apiserver CPU and RSS (procfs of the process the test
- * environment started), and the oldest report at the end.
+ * Node object, config directory and ServiceAccount token, run kcm's
+ * publish loop in this process against the real etcd + kube-apiserver of
+ * the test environment, for `--duration` seconds per behaviour, while 1 %
+ * of the nodes change state per interval. The behaviours:
+ *
+ * - `always-old`: kcm before publish-on-change, request for request
+ *   (fleet_legacy.ts: CRD GET, POST, 409, GET, PUT every interval);
+ * - `always`: the new loop step with a heartbeat of 0, so it writes every
+ *   interval (one PUT): the write policy alone, without the new writer;
+ * - `on-change`: the new loop step as shipped (`--heartbeat`, default
+ *   300 s), from a steady state where each report was last written at a
+ *   moment spread over the last heartbeat.
+ *
+ * Prints, per behaviour: apiserver write requests/s on kcm's reports and
+ * in all (`apiserver_request_total`), reads/s, etcd database growth
+ * (`etcd_mvcc_db_total_size_in_bytes`), p50/p99 latency of a publication,
+ * apiserver CPU and RSS (procfs of the process the test environment
+ * started), and the oldest report at the end (read back from the API).
  *
  * Not a test and not part of `deno task bench` (it needs the test
  * binaries and minutes):
@@ -18,30 +27,48 @@
  *
  * Flags: `--nodes` (100), `--duration` seconds per behaviour (60),
  * `--interval` (10), `--heartbeat` (300), `--change` fraction of nodes
- * changing per interval (0.01), `--only=always|on-change`.
- *
- * The publish step is `publishWithReportsModule` (today's
- * `core/k8s/reports.ts`); point `PUBLISH` at the new publish loop's step
- * when it exists.
+ * changing per interval (0.01), `--only=always-old,always,on-change`.
  */
 
 import { parseArgs } from "node:util";
 import type { PublishPolicy } from "../core/publish_policy.ts";
-import { processUsage, startControlPlane } from "../tests/k8s/testenv.ts";
+import {
+  type ControlPlane,
+  processUsage,
+  startControlPlane,
+} from "../tests/k8s/testenv.ts";
 import {
   type Agent,
+  agentErrors,
+  type Behaviour,
   createAgents,
+  FLEET_NAMESPACE,
   type LoopStats,
-  publishWithReportsModule,
+  type PublishFn,
+  publishTheOldWayStep,
+  publishWithLoopStep,
   runAgentLoop,
   steadyPublishStates,
   toggleState,
+  useBehaviour,
 } from "./fleet_agents.ts";
 import { delta, snapshot } from "./fleet_probes.ts";
 import { formatMs, percentile } from "./measure.ts";
 
-/** The publish step under test. */
-const PUBLISH = publishWithReportsModule;
+/** The publish step of each behaviour: the new loop step, or the old way. */
+const PUBLISH: Readonly<Record<Behaviour, PublishFn>> = {
+  "always-old": publishTheOldWayStep,
+  "always": publishWithLoopStep,
+  "on-change": publishWithLoopStep,
+};
+
+const BEHAVIOURS: readonly Behaviour[] = ["always-old", "always", "on-change"];
+
+const LABELS: Readonly<Record<Behaviour, string>> = {
+  "always-old": "always publish, old writer (before)",
+  "always": "always publish, new writer (--heartbeat=0)",
+  "on-change": "publish on change (after)",
+};
 
 interface Flags {
   nodes: number;
@@ -49,7 +76,7 @@ interface Flags {
   interval: number;
   heartbeat: number;
   change: number;
-  modes: ("always" | "on-change")[];
+  modes: Behaviour[];
 }
 
 function parseFlags(args: string[]): Flags {
@@ -72,9 +99,13 @@ function parseFlags(args: string[]): Flags {
     }
     return value;
   };
-  const only = values.only;
-  if (only !== undefined && only !== "always" && only !== "on-change") {
-    throw new Error(`--only must be always or on-change, got "${only}"`);
+  const only = values.only?.split(",");
+  for (const mode of only ?? []) {
+    if (!(BEHAVIOURS as readonly string[]).includes(mode)) {
+      throw new Error(
+        `--only takes ${BEHAVIOURS.join(", ")}, got "${values.only}"`,
+      );
+    }
   }
   return {
     nodes: Math.floor(number("nodes", values.nodes, 1)),
@@ -82,7 +113,7 @@ function parseFlags(args: string[]): Flags {
     interval: number("interval", values.interval, 1),
     heartbeat: number("heartbeat", values.heartbeat, 1),
     change: number("change", values.change, 0),
-    modes: only === undefined ? ["always", "on-change"] : [only],
+    modes: only === undefined ? [...BEHAVIOURS] : only as Behaviour[],
   };
 }
 
@@ -108,6 +139,19 @@ async function changeStates(
 }
 
 const MIB = 1024 * 1024;
+
+/** Seconds since the oldest `last_updated` of the fleet's NodeReports. */
+async function oldestReport(cp: ControlPlane, nowMs: number): Promise<number> {
+  const { status, body } = await cp.api(
+    "GET",
+    `/apis/kcm.intel.com/v1/namespaces/${FLEET_NAMESPACE}/nodereports`,
+  );
+  if (status !== 200) throw new Error(`LIST nodereports: HTTP ${status}`);
+  const times = (body.items as { last_updated: string }[]).map((o) =>
+    Date.parse(o.last_updated)
+  );
+  return (nowMs - Math.min(...times)) / 1000;
+}
 
 async function run(): Promise<number> {
   let flags: Flags;
@@ -139,25 +183,33 @@ async function run(): Promise<number> {
       failed: 0,
       skipped: 0,
     };
+    useBehaviour(agents, "always", {
+      intervalSeconds: flags.interval,
+      heartbeatSeconds: flags.heartbeat,
+    });
     await Promise.all(agents.map((agent) =>
       runAgentLoop(agent, {
-        mode: "always",
         intervalSeconds: flags.interval,
-        policy,
-        publish: PUBLISH,
+        publish: PUBLISH.always,
         untilMs: performance.now() + flags.interval * 1000,
         stats: warm,
       })
     ));
     if (warm.failed > 0) {
       throw new Error(
-        `warm-up: ${warm.failed} publishes failed: ${warm.firstError}`,
+        `warm-up: ${warm.failed} publishes failed: ${
+          warm.firstError ?? agentErrors[0]
+        }`,
       );
     }
 
     const rows: string[] = [];
-    const writes: Record<string, number> = {};
+    const writes: Partial<Record<Behaviour, number>> = {};
     for (const mode of flags.modes) {
+      useBehaviour(agents, mode, {
+        intervalSeconds: flags.interval,
+        heartbeatSeconds: flags.heartbeat,
+      });
       if (mode === "on-change") {
         await steadyPublishStates(agents, policy, Date.now());
       }
@@ -179,10 +231,8 @@ async function run(): Promise<number> {
         changeStates(agents, flags.change, flags.interval * 1000, untilMs),
         ...agents.map((agent) =>
           runAgentLoop(agent, {
-            mode,
             intervalSeconds: flags.interval,
-            policy,
-            publish: PUBLISH,
+            publish: PUBLISH[mode],
             untilMs,
             stats,
           })
@@ -195,15 +245,20 @@ async function run(): Promise<number> {
       const d = delta(before, after);
       const clientCores = (clientAfter.cpuSeconds - clientBefore.cpuSeconds) /
         d.seconds;
+      // How old each report is by its loop's own account (for on-change,
+      // its steady state started spread over the last heartbeat) ...
       const now = Date.now();
       const oldest = Math.max(
-        ...agents.map((a) => now - (a.publishState.lastSuccessMs ?? 0)),
+        ...agents.map((a) =>
+          now -
+          Math.max(a.publisher.state.lastSuccessMs ?? 0, a.lastWriteMs ?? 0)
+        ),
       ) / 1000;
+      // ... and as the API server holds them.
+      const oldestStored = await oldestReport(cp, now);
       writes[mode] = d.reportWritesPerSecond;
       rows.push(
-        `| ${
-          mode === "always" ? "always publish (old)" : "publish on change"
-        } | ${
+        `| ${LABELS[mode]} | ${
           [
             `${stats.published} (${stats.failed} failed, ${stats.skipped} skipped)`,
             changes,
@@ -220,14 +275,16 @@ async function run(): Promise<number> {
             `${(after.apiserverRssBytes / MIB).toFixed(0)} MiB (peak ${
               (peakRss / MIB).toFixed(0)
             })`,
-            `${oldest.toFixed(0)} s`,
+            `${oldest.toFixed(0)} s (stored ${oldestStored.toFixed(0)} s)`,
             clientCores.toFixed(2),
           ].join(" | ")
         } |`,
       );
-      if (stats.firstError) {
-        console.log(`${mode}: first error: ${stats.firstError}`);
+      const firstError = stats.firstError ?? agentErrors[0];
+      if (stats.failed > 0 && firstError) {
+        console.log(`${mode}: first error: ${firstError}`);
       }
+      agentErrors.length = 0;
     }
     console.log(
       "\n| behaviour | publishes | state changes | report writes/s | ok writes/s | all writes/s | reads/s | etcd db growth | p50 publish | p99 publish | apiserver CPU (cores) | apiserver RSS | oldest report | agents' CPU (cores) |",
@@ -236,13 +293,16 @@ async function run(): Promise<number> {
       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     );
     for (const row of rows) console.log(row);
-    if (writes.always !== undefined && writes["on-change"] !== undefined) {
-      console.log(
-        `\nreport writes cut ${
-          (writes.always / writes["on-change"]).toFixed(1)
-        }x ` +
-          "(report writes/s: every POST and PUT on kcm.intel.com, 409s included)",
-      );
+    const after = writes["on-change"];
+    for (const before of ["always-old", "always"] as const) {
+      const value = writes[before];
+      if (value !== undefined && after !== undefined) {
+        console.log(
+          `report writes cut ${(value / after).toFixed(1)}x against ` +
+            `"${LABELS[before]}" (report writes/s: every POST and PUT on ` +
+            "kcm.intel.com, 409s included)",
+        );
+      }
     }
     console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
     return 0;

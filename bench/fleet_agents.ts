@@ -1,28 +1,26 @@
 /**
  * Simulated node agents for the fleet benchmark: each has its own node
- * name, a tiny config directory, and a ServiceAccount token of its own;
- * all run in this process. An agent's loop builds its node report with
- * kcm's real `buildNodeReport` and hands it to a {@linkcode PublishFn},
- * either every interval (kcm's behaviour before publish-on-change) or when
- * `core/publish_policy.ts` says so.
- *
- * The publish step is a parameter so the benchmark can point at whatever
- * module publishes reports: {@linkcode publishWithReportsModule} is
- * today's `publishReport` of `core/k8s/reports.ts`.
+ * name (and Node object), a tiny config directory, and a ServiceAccount
+ * token of its own; all run in this process. An agent's loop builds its
+ * node report with kcm's real `buildNodeReport` and hands it to a
+ * {@linkcode PublishFn}: the real loop step of `--interval --publish`
+ * (`ReportPublisher.round` of core/k8s/reports.ts, which decides with
+ * core/publish_policy.ts and writes with core/k8s/report_writer.ts), with
+ * kcm's default heartbeat or with a heartbeat of 0 (a write every
+ * interval), or the old way of publishing (fleet_legacy.ts).
  */
 
 import { join } from "node:path";
 import { buildNodeReport } from "../commands/node_report.ts";
 import { type Host, systemClock } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
-import { publishReport } from "../core/k8s/reports.ts";
+import { ReportPublisher } from "../core/k8s/reports.ts";
 import { reportCrd } from "../core/k8s/report_objects.ts";
 import { createLogger } from "../core/log.ts";
 import {
   decidePublish,
   INITIAL_PUBLISH_STATE,
   type PublishPolicy,
-  type PublishState,
   recordPublish,
 } from "../core/publish_policy.ts";
 import {
@@ -30,6 +28,7 @@ import {
   type CrdObject,
   createCrd,
 } from "../tests/k8s/testenv.ts";
+import { publishTheOldWay } from "./fleet_legacy.ts";
 import { inBatches, writeConfigDir } from "./fixtures.ts";
 
 /** One simulated node agent. */
@@ -44,27 +43,81 @@ export interface Agent {
   version: number;
   /** The report of `version`, built once. */
   report?: { version: number; value: JsonValue };
-  /** Publish-on-change bookkeeping. */
-  publishState: PublishState;
+  /** The loop step of the behaviour being measured (see {@linkcode useBehaviour}). */
+  publisher: ReportPublisher;
+  /** When the last write of this agent's report succeeded (ms since the epoch). */
+  lastWriteMs: number | undefined;
 }
 
-/** Publishes one agent's report. */
-export type PublishFn = (agent: Agent, report: JsonValue) => Promise<void>;
+/** What one call of a {@linkcode PublishFn} did. */
+export type PublishResult = "written" | "skipped" | "failed";
 
-/** Today's publish step: `publishReport` of core/k8s/reports.ts. */
-export function publishWithReportsModule(
+/** One loop step of an agent: decide, and publish when due. */
+export type PublishFn = (
   agent: Agent,
   report: JsonValue,
-): Promise<void> {
-  return publishReport(agent.host, "NodeReport", report);
+) => Promise<PublishResult>;
+
+/** The behaviours the benchmark compares. */
+export type Behaviour = "always-old" | "always" | "on-change";
+
+/**
+ * The publish step of the new loop: `ReportPublisher.round`, which writes
+ * on change and at the heartbeat (or every round with a heartbeat of 0).
+ */
+export async function publishWithLoopStep(
+  agent: Agent,
+  report: JsonValue,
+): Promise<PublishResult> {
+  const outcome = await agent.publisher.round({ report });
+  return outcome.publish === "created" || outcome.publish === "replaced"
+    ? "written"
+    : outcome.publish === "failed"
+    ? "failed"
+    : "skipped";
 }
+
+/** The old publish step (fleet_legacy.ts): a write every round. */
+export async function publishTheOldWayStep(
+  agent: Agent,
+  report: JsonValue,
+): Promise<PublishResult> {
+  await publishTheOldWay(agent.host, agent.node, report);
+  return "written";
+}
+
+/**
+ * Gives every agent a fresh loop step for `behaviour` (as a restarted
+ * daemon would have): kcm's heartbeat for `on-change`, 0 for `always`.
+ */
+export function useBehaviour(
+  agents: readonly Agent[],
+  behaviour: Behaviour,
+  options: { intervalSeconds: number; heartbeatSeconds: number },
+): void {
+  for (const agent of agents) {
+    agent.publisher = new ReportPublisher("NodeReport", {
+      host: agent.host,
+      loop: {
+        intervalSeconds: options.intervalSeconds,
+        heartbeatSeconds: behaviour === "on-change"
+          ? options.heartbeatSeconds
+          : 0,
+      },
+    });
+  }
+}
+
+/** The first few ERROR lines the agents' loop steps logged. */
+export const agentErrors: string[] = [];
 
 /** The namespace the agents' ServiceAccounts and reports live in. */
 export const FLEET_NAMESPACE = "kcm-fleet";
 
 /**
- * RBAC for every ServiceAccount of {@linkcode FLEET_NAMESPACE}: read the
- * report CRD, write reports (the verbs of `resources/rbac.yaml`).
+ * RBAC for every ServiceAccount of {@linkcode FLEET_NAMESPACE}: read
+ * Nodes (the owners of the reports) and the report CRD (the old way reads
+ * it), write reports.
  */
 async function grantReportRights(cp: ControlPlane): Promise<void> {
   const rbac = "/apis/rbac.authorization.k8s.io/v1";
@@ -74,6 +127,7 @@ async function grantReportRights(cp: ControlPlane): Promise<void> {
       kind: "ClusterRole",
       metadata: { name: "kcm-fleet-agent" },
       rules: [
+        { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
         {
           apiGroups: ["apiextensions.k8s.io"],
           resources: ["customresourcedefinitions"],
@@ -120,8 +174,9 @@ function pools(failing: boolean) {
 }
 
 /**
- * Creates `count` agents under `root`: config directories, ServiceAccounts
- * with tokens and kubeconfigs (20 at a time), the report CRD and RBAC.
+ * Creates `count` agents under `root`: Node objects, config directories,
+ * ServiceAccounts with tokens and kubeconfigs (20 at a time), the report
+ * CRD and RBAC.
  */
 export async function createAgents(
   cp: ControlPlane,
@@ -132,7 +187,9 @@ export async function createAgents(
   await createCrd(cp, reportCrd("NodeReport") as unknown as CrdObject);
   await cp.serviceAccount(FLEET_NAMESPACE, "agent-0");
   await grantReportRights(cp);
-  const log = createLogger("CRITICAL", () => {});
+  const log = createLogger("ERROR", (line) => {
+    if (agentErrors.length < 5) agentErrors.push(line.trimEnd());
+  });
   const agents: Agent[] = [];
   const indexes = Array.from({ length: count }, (_, i) => i);
   for (let i = 0; i < count; i += 20) {
@@ -141,6 +198,15 @@ export async function createAgents(
         const node = `fleet-node-${String(index).padStart(5, "0")}`;
         const confDir = join(root, node);
         await writeConfigDir(confDir, pools(false));
+        // A bare Node: the reports' owner (no kubelet, no status needed).
+        const created = await cp.api("POST", "/api/v1/nodes", {
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: { name: node },
+        });
+        if (created.status !== 201 && created.status !== 409) {
+          throw new Error(`POST node ${node}: HTTP ${created.status}`);
+        }
         const account = await cp.serviceAccount(
           FLEET_NAMESPACE,
           `agent-${index}`,
@@ -163,7 +229,8 @@ export async function createAgents(
           host,
           failing: false,
           version: 0,
-          publishState: INITIAL_PUBLISH_STATE,
+          publisher: new ReportPublisher("NodeReport", { host }),
+          lastWriteMs: undefined,
         };
       }),
     );
@@ -195,7 +262,8 @@ export async function currentReport(agent: Agent): Promise<JsonValue> {
 
 /**
  * Sets every agent's publish state as in a fleet that has run for a while:
- * its report written once at a moment spread over the last heartbeat.
+ * its current report written once at a moment spread over the last
+ * heartbeat, so heartbeats fall evenly over the measurement.
  */
 export async function steadyPublishStates(
   agents: readonly Agent[],
@@ -210,7 +278,7 @@ export async function steadyPublishStates(
       oneShot: false,
       policy,
     });
-    agent.publishState = recordPublish(INITIAL_PUBLISH_STATE, decision, {
+    agent.publisher.state = recordPublish(INITIAL_PUBLISH_STATE, decision, {
       nowMs: at,
       ok: true,
       random: Math.random(),
@@ -232,9 +300,7 @@ export interface LoopStats {
 
 /** Options of {@linkcode runAgentLoop}. */
 export interface LoopOptions {
-  readonly mode: "always" | "on-change";
   readonly intervalSeconds: number;
-  readonly policy: PublishPolicy;
   readonly publish: PublishFn;
   /** Loops end at this `performance.now()` time. */
   readonly untilMs: number;
@@ -248,8 +314,8 @@ function sleep(ms: number): Promise<void> {
 /**
  * One agent's `--interval` loop until `untilMs`: start at a random offset
  * within the first interval (agents of a real fleet did not start in the
- * same second), build the report, publish it (always, or when the policy
- * says), wait the interval after the iteration, as `core/repeat.ts` does.
+ * same second), build the report, hand it to the publish step, wait the
+ * interval after the iteration, as `core/repeat.ts` does.
  */
 export async function runAgentLoop(
   agent: Agent,
@@ -259,34 +325,25 @@ export async function runAgentLoop(
   await sleep(Math.random() * options.intervalSeconds * 1000);
   while (performance.now() < options.untilMs) {
     const report = await currentReport(agent);
-    const nowMs = Date.now();
-    const decision = decidePublish(agent.publishState, report, {
-      nowMs,
-      oneShot: options.mode === "always",
-      policy: options.policy,
-    });
-    if (!decision.publish) {
+    const started = performance.now();
+    const startedAt = Date.now();
+    let result: PublishResult;
+    try {
+      result = await options.publish(agent, report);
+    } catch (error) {
+      result = "failed";
+      stats.firstError ??= error instanceof Error
+        ? error.message
+        : String(error);
+    }
+    if (result === "skipped") {
       stats.skipped++;
     } else {
-      const started = performance.now();
-      let ok = true;
-      try {
-        await options.publish(agent, report);
-        stats.published++;
-      } catch (error) {
-        ok = false;
-        stats.failed++;
-        stats.firstError ??= error instanceof Error
-          ? error.message
-          : String(error);
-      }
       stats.latenciesMs.push(performance.now() - started);
-      agent.publishState = recordPublish(agent.publishState, decision, {
-        nowMs,
-        ok,
-        random: Math.random(),
-        policy: options.policy,
-      });
+      if (result === "written") {
+        stats.published++;
+        agent.lastWriteMs = startedAt;
+      } else stats.failed++;
     }
     await sleep(
       Math.min(
