@@ -35,7 +35,7 @@ import type {
   ReclaimedClaim,
 } from "./k8s/node_events.ts";
 import type { ReportPublisher } from "./k8s/reports.ts";
-import type { ReportKind } from "./k8s/report_objects.ts";
+import { failedReport, type ReportKind } from "./k8s/report_objects.ts";
 import { formatListenAddress, type ListenAddress } from "./listen_address.ts";
 import { repeatEvery } from "./repeat.ts";
 import { VERSION } from "./usage.ts";
@@ -107,20 +107,9 @@ export async function runReportLoop(
     ? createKcmMetrics(VERSION)
     : undefined;
   let publisher: ReportPublisher | undefined;
-  let failedReport:
-    | ((kind: ReportKind, message: string) => JsonValue)
-    | undefined;
   if (options.publish) {
-    const [reports, objects] = await Promise.all([
-      import("./k8s/reports.ts"),
-      import("./k8s/report_objects.ts"),
-    ]);
-    publisher = new reports.ReportPublisher(options.kind, {
-      host,
-      loop,
-      metrics,
-    });
-    failedReport = objects.failedReport;
+    const { ReportPublisher } = await import("./k8s/reports.ts");
+    publisher = new ReportPublisher(options.kind, { host, loop, metrics });
   }
   const { checkEvents, reclaimEvents } = options.publish
     ? await import("./k8s/node_events.ts")
@@ -150,9 +139,13 @@ export async function runReportLoop(
         result = await round(signal);
       } catch (error) {
         if (signal?.aborted) throw error;
-        if (metrics) observePools(metrics, []);
-        if (publisher && failedReport) {
-          const report = failedReport(options.kind, errorMessage(error));
+        const report = failedReport(options.kind, errorMessage(error));
+        if (metrics) {
+          observePools(metrics, []);
+          const checks = checksOf(report);
+          if (checks) observeChecks(metrics, checks);
+        }
+        if (publisher) {
           await publisher.round({
             report,
             events: eventsOf(checksOf(report), undefined),

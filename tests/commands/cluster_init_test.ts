@@ -11,6 +11,7 @@ import { parse } from "../../commands/cluster_init.ts";
 import { parseCommandLine } from "../../core/cli.ts";
 import { daemonSetNodes } from "../../core/k8s/workloads.ts";
 import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
+import { REPORT_CRDS } from "../_helpers/report_api.ts";
 import { REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
 import {
   type ControlPlane,
@@ -166,7 +167,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 Deno.test("cluster-init prepares nodes through the API", async (t) => {
-  await using cp = await startControlPlane();
+  // The daemons publish reports; kcm does not create their CRDs.
+  await using cp = await startControlPlane({ crds: REPORT_CRDS });
   const sa = await kcmServiceAccount(cp, NS);
   const good = ["node-a", "node-b", "node-c"];
   const served = [...good, "node-small"];

@@ -10,7 +10,9 @@
  *   entrypoint, taken to be `kcm`), with `$(VAR)` references expanded from
  *   the container's environment as Kubernetes does.
  * - If argv[0]'s basename is `kcm`, it runs `deno run --allow-all
- *   <repoRoot>/main.ts ...rest`. If it is `sh`/`bash`/`dash`, the script runs
+ *   <repoRoot>/main.ts ...rest`, with a `--metrics-listen` address turned
+ *   into `127.0.0.1:0` (there is no pod network: every pod would want the
+ *   same port of this machine). If it is `sh`/`bash`/`dash`, the script runs
  *   with bash, with a `kcm` launcher first on `PATH`. Anything else runs as
  *   is from `PATH`.
  * - hostPath volumes: a mount of host path `/x` appears at
@@ -32,7 +34,7 @@
  * OnFailure after a failure, with a short back-off). A pod deleted through
  * the API has its processes killed and is then removed (grace period 0).
  *
- * Not done: no images, no isolation, resources or probes; init containers
+ * Not done: no images, no isolation (no pod network), resources or probes; init containers
  * with `restartPolicy: Always` (sidecars) run as plain init containers; only
  * hostPath volumes are mapped. There is no controller-manager or scheduler
  * in the test control plane, so DaemonSets and Deployments never get pods:
@@ -488,7 +490,13 @@ export async function startTestKubelet(
           "--config",
           `${repoRoot}/deno.json`,
           `${repoRoot}/main.ts`,
-          ...argv.slice(1),
+          // Pods share this machine's network: a metrics port becomes a
+          // free one on loopback.
+          ...argv.slice(1).map((arg) =>
+            arg.startsWith("--metrics-listen=")
+              ? "--metrics-listen=127.0.0.1:0"
+              : arg
+          ),
         ];
       } else if (SHELLS.has(program)) {
         argv = ["bash", ...argv.slice(1)];
