@@ -210,6 +210,7 @@ async function run(): Promise<number> {
         intervalSeconds: flags.interval,
         heartbeatSeconds: flags.heartbeat,
       });
+      for (const agent of agents) agent.lastWriteMs = undefined;
       if (mode === "on-change") {
         await steadyPublishStates(agents, policy, Date.now());
       }
