@@ -32,9 +32,9 @@ lap("importIsolate");
 const { pinProcess } = await import("../core/affinity.ts");
 lap("importAffinity");
 
-const { lockConfig, readPool, writeTasks, removeTask } = await import(
-  "../core/config_dir.ts"
-);
+const { lockConfig } = await import("../core/config_lock.ts");
+const { readPool } = await import("../core/config_read.ts");
+const { writeTasks, removeTask } = await import("../core/config_write.ts");
 const { readSelfPid } = await import("../core/procfs.ts");
 const { SignalRelay, startChild } = await import("../core/process.ts");
 const { parseCpuList } = await import("../core/cpuset.ts");

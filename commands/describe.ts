@@ -1,7 +1,8 @@
 /** `kcm describe`: print the config directory as JSON, under a shared lock. */
 
 import { type Invocation, stringOption } from "../core/command.ts";
-import { readConfig, withConfigLock } from "../core/config_dir.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { readConfig } from "../core/config_read.ts";
 import { describeConfig } from "../core/describe.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson } from "../core/json.ts";

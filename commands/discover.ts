@@ -10,7 +10,8 @@
  */
 
 import { type Invocation, stringOption } from "../core/command.ts";
-import { readPool, withConfigLock } from "../core/config_dir.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { readPool } from "../core/config_read.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { connectK8s } from "../core/k8s/client.ts";

@@ -8,7 +8,7 @@
 import { readHugePagesFree } from "../core/procfs.ts";
 import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
-import { createConfigDir } from "../core/config_dir.ts";
+import { createConfigDir } from "../core/config_create.ts";
 import type { Host } from "../core/host.ts";
 import { planLayout } from "../core/layout.ts";
 import { readTopology } from "../core/sysfs.ts";

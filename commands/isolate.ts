@@ -18,14 +18,13 @@
 
 import { UsageError } from "../core/errors.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
+import { withConfigLock } from "../core/config_lock.ts";
 import {
   type CpuListState,
   type PoolState,
   readPool,
-  removeTask,
-  withConfigLock,
-  writeTasks,
-} from "../core/config_dir.ts";
+} from "../core/config_read.ts";
+import { removeTask, writeTasks } from "../core/config_write.ts";
 import { pinProcess } from "../core/affinity.ts";
 import { parseCpuList } from "../core/cpuset.ts";
 import { ConfigError, ResourceError } from "../core/errors.ts";

@@ -14,11 +14,8 @@ import {
   parseReportOptions,
   type ReportOptions,
 } from "../core/command.ts";
-import {
-  type ConfigState,
-  readConfig,
-  withConfigLock,
-} from "../core/config_dir.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { type ConfigState, readConfig } from "../core/config_read.ts";
 import { describeConfig } from "../core/describe.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson, type JsonValue } from "../core/json.ts";

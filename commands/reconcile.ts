@@ -9,14 +9,11 @@ import {
   parseReportOptions,
   type ReportOptions,
 } from "../core/command.ts";
-import {
-  formatTasks,
-  readConfig,
-  removeStaleTemps,
-  tasksPath,
-  withConfigLock,
-  writeFilesAtomic,
-} from "../core/config_dir.ts";
+import { writeFilesAtomic } from "../core/atomic_write.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { tasksPath } from "../core/config_paths.ts";
+import { readConfig } from "../core/config_read.ts";
+import { formatTasks, removeStaleTemps } from "../core/config_write.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson, type JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";

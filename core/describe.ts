@@ -3,7 +3,7 @@
  * the reference printed. Pure.
  */
 
-import type { ConfigState } from "./config_dir.ts";
+import type { ConfigState } from "./config_read.ts";
 import type { JsonValue } from "./json.ts";
 
 /** The describe JSON value of a config snapshot. */

@@ -4,7 +4,7 @@
  * of the processes and CPUs. Pure: the gathering is the commands' job.
  */
 
-import type { ConfigState } from "./config_dir.ts";
+import type { ConfigState } from "./config_read.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
 import type { JsonValue } from "./json.ts";
 
@@ -108,9 +108,12 @@ function pythonList(cpus: CpuSet): string {
  * @example
  * ```ts
  * import { findOverlaps } from "./reports.ts";
+ * import { parseCpuList } from "./cpuset.ts";
  * import assert from "node:assert/strict";
- * const state = { path: "x", pools: [{ name: "a", exclusive: false, cpuLists: [
- *   { name: "0-3", tasks: [] }, { name: "2,3", tasks: [] } ] }] };
+ * const list = (name: string) => ({ name, cpus: parseCpuList(name), tasks: [] });
+ * const state = { path: "x", pools: [
+ *   { name: "a", exclusive: false, cpuLists: [list("0-3"), list("2,3")] },
+ * ] };
  * assert.deepEqual(findOverlaps(state), [
  *   "CPU list overlap detected in a:0-3 and a:2,3 (in both: [2, 3])",
  * ]);

@@ -59,7 +59,7 @@ Deno.test("isolate's start-up path loads no Kubernetes or YAML code", async () =
     modules: { specifier: string }[];
   };
   const specifiers = graph.modules.map((m) => m.specifier);
-  assert.ok(specifiers.some((s) => s.endsWith("/core/config_dir.ts")));
+  assert.ok(specifiers.some((s) => s.endsWith("/core/config_read.ts")));
   const heavy = specifiers.filter((s) =>
     s.includes("/core/k8s/") || s.startsWith("npm:") || s.includes("yaml")
   );
