@@ -28,8 +28,8 @@ import {
   findOverlaps,
   findSplitCores,
   nodeReport,
-  recordedPids,
-} from "../core/reports.ts";
+} from "../core/node_checks.ts";
+import { recordedPids } from "../core/task_masks.ts";
 import { repeatEvery } from "../core/repeat.ts";
 import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
 

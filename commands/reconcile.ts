@@ -17,7 +17,8 @@ import { formatTasks, removeStaleTemps } from "../core/config_write.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson, type JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
-import { planReconcile, recordedPids } from "../core/reports.ts";
+import { planReconcile } from "../core/reconcile_plan.ts";
+import { recordedPids } from "../core/task_masks.ts";
 import { repeatEvery } from "../core/repeat.ts";
 
 /** Options of `kcm reconcile`. */
@@ -30,7 +31,8 @@ export function parse(invocation: Invocation): ReconcileOptions {
 
 /**
  * One reconciliation under the exclusive lock: observe every recorded pid,
- * drop the dead ones from their tasks files, return the report.
+ * plan (core/reconcile_plan.ts), perform the plan's rewrites, return its
+ * report.
  */
 export function reconcileOnce(
   confDir: string,
@@ -49,22 +51,15 @@ export function reconcileOnce(
       }
       const observed = observePids(host.procRoot, recordedPids(state));
       const plan = planReconcile(state, observed);
-      const rewrites: { path: string; data: string }[] = [];
-      for (const pool of state.pools) {
-        for (const list of pool.cpuLists) {
-          const dead = list.tasks.filter((pid) => observed.get(pid) === null);
-          if (dead.length === 0) continue;
-          const alive = list.tasks.filter((pid) => observed.get(pid) !== null);
-          rewrites.push({
-            path: tasksPath(confDir, pool.name, list.name),
-            data: formatTasks(alive),
-          });
-          host.log.info(
-            `Reclaimed ${pool.name}:${list.name} from pids ${dead.join(",")}`,
-          );
-        }
+      await writeFilesAtomic(plan.rewrites.map((rewrite) => ({
+        path: tasksPath(confDir, rewrite.pool, rewrite.list),
+        data: formatTasks(rewrite.tasks),
+      })));
+      for (const { pool, list, reclaimed } of plan.rewrites) {
+        host.log.info(
+          `Reclaimed ${pool}:${list} from pids ${reclaimed.join(",")}`,
+        );
       }
-      await writeFilesAtomic(rewrites);
       return plan.report;
     },
   );
