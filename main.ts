@@ -4,13 +4,19 @@
  * client), runs it and maps errors to exit codes. The only `Deno.exit`.
  */
 
-import { type CommandName, parseCommandLine } from "./core/cli.ts";
+import {
+  type CommandName,
+  type Invocation,
+  parseCommandLine,
+} from "./core/cli.ts";
 import type { CommandModule } from "./core/command.ts";
 import { KcmError, UsageError } from "./core/errors.ts";
-import { createHost, writeAll } from "./core/host.ts";
+import { createHost, type Host, writeAll } from "./core/host.ts";
 import { HELP, USAGE_SECTION, VERSION } from "./core/usage.ts";
 
-const LOADERS: Record<CommandName, () => Promise<CommandModule<unknown>>> = {
+const LOADERS: {
+  [C in CommandName]: () => Promise<CommandModule<C, unknown>>;
+} = {
   "cluster-init": () => import("./commands/cluster_init.ts"),
   "init": () => import("./commands/init.ts"),
   "discover": () => import("./commands/discover.ts"),
@@ -35,6 +41,15 @@ function describeCause(error: unknown): string {
   return lines.join("\n") + "\n";
 }
 
+/** Loads the module of the command asked for, then parses and runs it. */
+async function runCommand<C extends CommandName>(
+  invocation: Invocation<C>,
+  host: Host,
+): Promise<number> {
+  const command = await LOADERS[invocation.command as C]();
+  return await command.run(command.parse(invocation), host);
+}
+
 /** Runs kcm with `args` and `env`; resolves to the exit status. */
 export async function main(
   args: readonly string[],
@@ -51,9 +66,7 @@ export async function main(
       await writeAll(Deno.stdout, `KCM ${VERSION}\n`);
       return 0;
     }
-    const host = createHost(env);
-    const command = await LOADERS[line.command]();
-    return await command.run(command.parse(line), host);
+    return await runCommand<CommandName>(line, createHost(env));
   } catch (error) {
     if (error instanceof KcmError) {
       let text = `kcm: error: ${error.message}\n`;

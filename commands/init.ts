@@ -6,8 +6,7 @@
  */
 
 import { readHugePagesFree } from "../core/procfs.ts";
-import { parseCount } from "../core/cli.ts";
-import { type Invocation, stringOption } from "../core/command.ts";
+import type { Invocation } from "../core/command.ts";
 import { createConfigDir } from "../core/config_create.ts";
 import type { Host } from "../core/host.ts";
 import { planLayout } from "../core/layout.ts";
@@ -21,17 +20,11 @@ export interface InitOptions {
 }
 
 /** Validates `init`'s flags. */
-export function parse(invocation: Invocation): InitOptions {
+export function parse(invocation: Invocation<"init">): InitOptions {
   return {
-    confDir: stringOption(invocation, "conf-dir"),
-    dataplaneCores: parseCount(
-      "num-dp-cores",
-      stringOption(invocation, "num-dp-cores"),
-    ),
-    controlplaneCores: parseCount(
-      "num-cp-cores",
-      stringOption(invocation, "num-cp-cores"),
-    ),
+    confDir: invocation.options["conf-dir"],
+    dataplaneCores: invocation.options["num-dp-cores"],
+    controlplaneCores: invocation.options["num-cp-cores"],
   };
 }
 

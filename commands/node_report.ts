@@ -11,8 +11,8 @@
 
 import {
   type Invocation,
-  parseReportOptions,
   type ReportOptions,
+  reportOptions,
 } from "../core/command.ts";
 import { withConfigLock } from "../core/config_lock.ts";
 import { type ConfigState, readConfig } from "../core/config_read.ts";
@@ -37,8 +37,10 @@ import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
 export type NodeReportOptions = ReportOptions;
 
 /** Validates the flags. */
-export function parse(invocation: Invocation): NodeReportOptions {
-  return parseReportOptions(invocation);
+export function parse(
+  invocation: Invocation<"node-report">,
+): NodeReportOptions {
+  return reportOptions(invocation);
 }
 
 function message(error: unknown): string {

@@ -6,8 +6,8 @@
 
 import {
   type Invocation,
-  parseReportOptions,
   type ReportOptions,
+  reportOptions,
 } from "../core/command.ts";
 import { writeFilesAtomic } from "../core/atomic_write.ts";
 import { withConfigLock } from "../core/config_lock.ts";
@@ -25,8 +25,8 @@ import { repeatEvery } from "../core/repeat.ts";
 export type ReconcileOptions = ReportOptions;
 
 /** Validates the flags. */
-export function parse(invocation: Invocation): ReconcileOptions {
-  return parseReportOptions(invocation);
+export function parse(invocation: Invocation<"reconcile">): ReconcileOptions {
+  return reportOptions(invocation);
 }
 
 /**

@@ -1,33 +1,20 @@
 /**
- * The contract between `main.ts` and each `commands/<name>.ts` module:
- * a pure `parse` from the command line to options, and `run` with a host.
+ * The contract between `main.ts` and each `commands/<name>.ts` module: a
+ * pure `parse` from the typed command line (core/cli.ts) to the command's
+ * options, and `run` with a host.
  */
 
-import { parseCount } from "./cli.ts";
+import type { CommandName, Invocation } from "./cli.ts";
 import type { Host } from "./host.ts";
 
-/** A parsed command line of one subcommand (see `core/cli.ts`). */
-export interface Invocation {
-  /** Every option of the command: given value, else its default. */
-  readonly options: Readonly<Record<string, string | boolean | undefined>>;
-  /** Positionals before `--`. */
-  readonly positionals: readonly string[];
-  /** Tokens after `--`, verbatim. */
-  readonly rest: readonly string[] | undefined;
-}
+export type { Invocation } from "./cli.ts";
 
-/** What every command module exports. */
-export interface CommandModule<O> {
-  /** Validates the invocation; throws `UsageError` on bad values. */
-  parse(invocation: Invocation): O;
+/** What the module of command `C` exports. */
+export interface CommandModule<C extends CommandName, O> {
+  /** Checks what the types cannot; throws `UsageError` on bad values. */
+  parse(invocation: Invocation<C>): O;
   /** Runs the command; resolves to the process exit status. */
   run(options: O, host: Host): Promise<number>;
-}
-
-/** The string value of an option that has a default or was required. */
-export function stringOption(invocation: Invocation, name: string): string {
-  const value = invocation.options[name];
-  return typeof value === "string" ? value : "";
 }
 
 /** The options `reconcile` and `node-report` share. */
@@ -37,14 +24,13 @@ export interface ReportOptions {
   readonly intervalSeconds: number;
 }
 
-/** Validates `--conf-dir`, `--publish` and `--interval`. */
-export function parseReportOptions(invocation: Invocation): ReportOptions {
+/** `--conf-dir`, `--publish` and `--interval` of a report command. */
+export function reportOptions(
+  invocation: Invocation<"reconcile" | "node-report">,
+): ReportOptions {
   return {
-    confDir: stringOption(invocation, "conf-dir"),
-    publish: invocation.options.publish === true,
-    intervalSeconds: parseCount(
-      "interval",
-      stringOption(invocation, "interval"),
-    ),
+    confDir: invocation.options["conf-dir"],
+    publish: invocation.options.publish,
+    intervalSeconds: invocation.options.interval,
   };
 }

@@ -25,6 +25,8 @@ function assertOneErrorLine(stderr: string, pattern: RegExp): void {
 
 Deno.test("parse() takes --install-dir and rejects an empty one", () => {
   const invocation = (dir: string) => ({
+    kind: "command" as const,
+    command: "install" as const,
     options: { "install-dir": dir },
     positionals: [],
     rest: undefined,
