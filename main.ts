@@ -10,7 +10,7 @@ import {
   parseCommandLine,
 } from "./core/cli.ts";
 import type { CommandModule } from "./core/command.ts";
-import { KcmError, UsageError } from "./core/errors.ts";
+import { errorMessage, KcmError, UsageError } from "./core/errors.ts";
 import { createHost, type Host, writeAll } from "./core/host.ts";
 import { HELP, USAGE_SECTION, VERSION } from "./core/usage.ts";
 
@@ -79,7 +79,7 @@ export async function main(
     await writeAll(
       Deno.stderr,
       `kcm: internal error (a bug in kcm, please report it): ${
-        error instanceof Error ? error.message : String(error)
+        errorMessage(error)
       }\n${describeCause(error)}`,
     );
     return 70;

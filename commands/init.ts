@@ -8,6 +8,7 @@
 import { readHugePagesFree } from "../core/procfs.ts";
 import type { Invocation } from "../core/command.ts";
 import { createConfigDir } from "../core/config_create.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { planLayout } from "../core/layout.ts";
 import { readTopology } from "../core/sysfs.ts";
@@ -35,11 +36,7 @@ function checkHugepages(host: Host): void {
       host.log.warning("No hugepages are free");
     }
   } catch (error) {
-    host.log.warning(
-      `${
-        error instanceof Error ? error.message : String(error)
-      }: hugepages not checked`,
-    );
+    host.log.warning(`${errorMessage(error)}: hugepages not checked`);
   }
 }
 

@@ -17,6 +17,7 @@ import {
 import { withConfigLock } from "../core/config_lock.ts";
 import { type ConfigState, readConfig } from "../core/config_read.ts";
 import { describeConfig } from "../core/describe.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson, type JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
@@ -43,17 +44,13 @@ export function parse(
   return reportOptions(invocation);
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 async function guarded(
   work: () => Promise<string[]> | string[],
 ): Promise<CheckResult> {
   try {
     return checkResult(await work());
   } catch (error) {
-    return checkResult([message(error)]);
+    return checkResult([errorMessage(error)]);
   }
 }
 

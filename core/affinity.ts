@@ -9,7 +9,7 @@
  */
 
 import { CpuSet, MAX_CPU_ID } from "./cpuset.ts";
-import { AffinityError } from "./errors.ts";
+import { AffinityError, errorMessage } from "./errors.ts";
 
 const SYMBOLS = {
   sched_setaffinity: {
@@ -39,10 +39,8 @@ function openLibc(): Libc {
       libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
     } catch (error) {
       throw new AffinityError(
-        `Cannot open libc.so.6 for sched_setaffinity: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        1,
+        `Cannot open libc.so.6 for sched_setaffinity: ${errorMessage(error)}`,
+        undefined,
         { cause: error, hint: "run with --no-affinity to skip pinning" },
       );
     }
@@ -50,11 +48,18 @@ function openLibc(): Libc {
   return libc;
 }
 
+/** errno values sched_setaffinity(2) documents (Linux, every arch kcm runs on). */
+const EPERM = 1;
+/** No such thread: it exited while kcm walked the list. */
+const ESRCH = 3;
+const EFAULT = 14;
+const EINVAL = 22;
+
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  3: "ESRCH",
-  14: "EFAULT",
-  22: "EINVAL",
+  [EPERM]: "EPERM",
+  [ESRCH]: "ESRCH",
+  [EFAULT]: "EFAULT",
+  [EINVAL]: "EINVAL",
 };
 
 function lastErrno(lib: Libc): number {
@@ -66,12 +71,12 @@ function check(lib: Libc, rc: number, action: string): void {
   if (rc === 0) return;
   const errno = lastErrno(lib);
   const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
-  const why = errno === 22
+  const why = errno === EINVAL
     ? " (no CPU of the set is online and allowed for kcm)"
-    : errno === 1
+    : errno === EPERM
     ? " (not permitted)"
     : "";
-  throw new AffinityError(`${action} failed: ${name}${why}`);
+  throw new AffinityError(`${action} failed: ${name}${why}`, errno);
 }
 
 const MASK_BYTES = (MAX_CPU_ID + 1) / 8;
@@ -132,9 +137,7 @@ export function pinProcess(cpus: CpuSet): void {
       try {
         setThreadAffinity(tid, cpus);
       } catch (error) {
-        if (
-          error instanceof AffinityError && error.message.includes("ESRCH")
-        ) continue;
+        if (error instanceof AffinityError && error.errno === ESRCH) continue;
         throw error;
       }
       done.add(tid);

@@ -6,7 +6,7 @@
  * Side effects: spawns a process and listens for signals while it runs.
  */
 
-import { SpawnError } from "./errors.ts";
+import { osErrorReason, SpawnError } from "./errors.ts";
 
 /** Signals forwarded from kcm to its child. */
 export const FORWARDED_SIGNALS = [
@@ -102,9 +102,7 @@ export function startChild(spec: ChildSpec): Deno.ChildProcess {
       );
     }
     throw new SpawnError(
-      `Cannot run "${spec.command}": ${
-        error instanceof Error ? error.message : String(error)
-      }`,
+      `Cannot run "${spec.command}": ${osErrorReason(error)}`,
       126,
       { cause: error },
     );

@@ -7,13 +7,7 @@
 
 import { joinPath } from "./paths.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
-import { ProcfsError } from "./errors.ts";
-
-function reason(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  return error instanceof Error ? error.message : String(error);
-}
+import { osErrorReason, ProcfsError } from "./errors.ts";
 
 /**
  * kcm's own pid as the procfs root sees it: the first field of
@@ -25,7 +19,7 @@ export function readSelfPid(procRoot: string): number {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new ProcfsError(`Cannot read "${file}": ${reason(error)}`, 1, {
+    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
       cause: error,
       hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
     });
@@ -74,7 +68,7 @@ export function readCpusAllowed(procRoot: string, pid: number): CpuSet | null {
     text = Deno.readTextFileSync(file);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !exists(dir)) return null;
-    throw new ProcfsError(`Cannot read "${file}": ${reason(error)}`, 1, {
+    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
       cause: error,
     });
   }
@@ -83,7 +77,7 @@ export function readCpusAllowed(procRoot: string, pid: number): CpuSet | null {
     cpus = parseCpusAllowed(text);
   } catch (error) {
     throw new ProcfsError(
-      `Cannot parse Cpus_allowed_list in "${file}": ${reason(error)}`,
+      `Cannot parse Cpus_allowed_list in "${file}": ${osErrorReason(error)}`,
       1,
       { cause: error },
     );
@@ -100,7 +94,7 @@ function exists(path: string): boolean {
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
-    throw new ProcfsError(`Cannot check "${path}": ${reason(error)}`, 1, {
+    throw new ProcfsError(`Cannot check "${path}": ${osErrorReason(error)}`, 1, {
       cause: error,
     });
   }
@@ -114,7 +108,7 @@ export function listPids(procRoot: string): Set<number> {
       if (/^[1-9][0-9]*$/.test(entry.name)) pids.add(Number(entry.name));
     }
   } catch (error) {
-    throw new ProcfsError(`Cannot list "${procRoot}": ${reason(error)}`, 1, {
+    throw new ProcfsError(`Cannot list "${procRoot}": ${osErrorReason(error)}`, 1, {
       cause: error,
       hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
     });
@@ -151,7 +145,9 @@ export function readHugePagesFree(procRoot: string): number | undefined {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new ProcfsError(`Cannot read ${file}`, 1, { cause: error });
+    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
+      cause: error,
+    });
   }
   const line = text.split("\n").find((l) => l.startsWith("HugePages_Free"));
   return line === undefined ? undefined : Number(line.split(":")[1]?.trim());

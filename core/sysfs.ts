@@ -19,7 +19,7 @@
 
 import { joinPath } from "./paths.ts";
 import { CpuListSyntaxError, type CpuSet, parseCpuList } from "./cpuset.ts";
-import { SysfsError } from "./errors.ts";
+import { osErrorReason, SysfsError } from "./errors.ts";
 import { type LogicalCpu, Topology } from "./topology.ts";
 
 const INTEGER = /^(0|[1-9][0-9]*)$/;
@@ -46,8 +46,7 @@ async function readSysfsFile(
     if (options.optional && error instanceof Deno.errors.NotFound) {
       return undefined;
     }
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SysfsError(`Cannot read ${file}: ${reason}`, 1, {
+    throw new SysfsError(`Cannot read ${file}: ${osErrorReason(error)}`, 1, {
       cause: error,
       ...(options.hint === undefined ? {} : { hint: options.hint }),
     });
@@ -117,8 +116,7 @@ async function readNumaNodes(sysRoot: string): Promise<Map<number, number>> {
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return new Map();
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SysfsError(`Cannot list ${nodeDir}: ${reason}`, 1, {
+    throw new SysfsError(`Cannot list ${nodeDir}: ${osErrorReason(error)}`, 1, {
       cause: error,
     });
   }
