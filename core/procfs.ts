@@ -94,9 +94,13 @@ function exists(path: string): boolean {
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
-    throw new ProcfsError(`Cannot check "${path}": ${osErrorReason(error)}`, 1, {
-      cause: error,
-    });
+    throw new ProcfsError(
+      `Cannot check "${path}": ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -108,10 +112,14 @@ export function listPids(procRoot: string): Set<number> {
       if (/^[1-9][0-9]*$/.test(entry.name)) pids.add(Number(entry.name));
     }
   } catch (error) {
-    throw new ProcfsError(`Cannot list "${procRoot}": ${osErrorReason(error)}`, 1, {
-      cause: error,
-      hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
-    });
+    throw new ProcfsError(
+      `Cannot list "${procRoot}": ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+        hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
+      },
+    );
   }
   return pids;
 }

@@ -1,24 +1,131 @@
 /**
  * Atomic file replacement: the content lands whole, no temporary file is
- * left, and a failed write leaves the old file as it was.
+ * left, and a failed write leaves the old files as they were. Failures are
+ * real: a full tmpfs (ENOSPC), since root writes through permissions.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../core/atomic_write.ts";
-import { FileWriteError } from "../../core/errors.ts";
-import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
+import {
+  replaceFileAtomic,
+  writeFileAtomic,
+  writeFilesAtomic,
+} from "../../core/atomic_write.ts";
+import {
+  cannotConfine,
+  evalArgv,
+  runArgv,
+  skipUnless,
+  tinyTmpfs,
+} from "../_helpers/confine.ts";
+import { listNames } from "../_helpers/temp_config_dir.ts";
 
-Deno.test("writeFileAtomic() leaves the old file whole when it fails", async () => {
-  await using config = await makeConfigDir({});
-  const path = join(config.root, "f");
+async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "kcm-atomic-test-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+Deno.test("writeFileAtomic() replaces the content and leaves no temporary file", async () => {
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "f");
   writeFileAtomic(path, "old");
-  await Deno.chmod(config.root, 0o555);
+  writeFileAtomic(path, "new", { durable: false });
+  assert.equal(await Deno.readTextFile(path), "new");
+  writeFileAtomic(path, "x", { chmod: 0o640 });
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o640);
+  await writeFilesAtomic([{ path, data: "a" }, {
+    path: join(tmp.path, "g"),
+    data: "b",
+  }]);
+  assert.equal(await Deno.readTextFile(path), "a");
+  await replaceFileAtomic(path, async (file) => {
+    await file.write(new TextEncoder().encode("streamed"));
+  }, { mode: 0o600, chmod: 0o755 });
+  assert.equal(await Deno.readTextFile(path), "streamed");
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o755);
+  assert.deepEqual(await listNames(tmp.path), ["f", "g"]);
+});
+
+Deno.test("writeFileAtomic() never follows a file planted at its temporary name", async () => {
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "f");
+  const victim = join(tmp.path, "victim");
+  await Deno.writeTextFile(victim, "keep");
+  // Fix the random part of the temporary name so a link can be planted
+  // there: the write must fail rather than write through the link.
+  const original = crypto.randomUUID;
+  crypto.randomUUID = () => "00000000-0000-4000-8000-000000000000";
   try {
-    if (Deno.uid() === 0) return; // root writes anyway
-    assert.throws(() => writeFileAtomic(path, "new"), FileWriteError);
-    assert.equal(await Deno.readTextFile(path), "old");
+    await Deno.symlink(
+      victim,
+      join(tmp.path, `.kcm-tmp-f.${Deno.pid}.00000000`),
+    );
+    assert.throws(() => writeFileAtomic(path, "evil"), /Cannot write/);
   } finally {
-    await Deno.chmod(config.root, 0o755);
+    crypto.randomUUID = original;
   }
+  assert.equal(await Deno.readTextFile(victim), "keep");
+});
+
+const FULL =
+  "writeFileAtomic() and writeFilesAtomic() on a full disk leave every old file whole";
+Deno.test({
+  name: FULL,
+  ignore: skipUnless(FULL, cannotConfine),
+  async fn() {
+    await using tmp = await tempDir();
+    const dir = join(tmp.path, "full");
+    await Deno.mkdir(dir);
+    const result = await runArgv([
+      ...tinyTmpfs(dir, "64k"),
+      ...evalArgv(`
+        import { writeFileAtomic, writeFilesAtomic } from "@kcm/core/atomic_write.ts";
+        const dir = ${JSON.stringify(dir)};
+        Deno.writeTextFileSync(dir + "/f", "old-f");
+        Deno.writeTextFileSync(dir + "/g", "old-g");
+        // Fill the file system, then give back two pages: room for one
+        // small file, not for a big one.
+        const filler = Deno.openSync(dir + "/filler", { write: true, create: true });
+        let size = 0;
+        try {
+          for (;;) size += filler.writeSync(new Uint8Array(4096));
+        } catch { /* ENOSPC */ }
+        filler.truncateSync(size - 8192);
+        filler.close();
+        const big = "x".repeat(100_000);
+        const out = {};
+        try {
+          writeFileAtomic(dir + "/f", big);
+          out.single = "written";
+        } catch (error) {
+          out.single = error.name + ": " + error.message;
+        }
+        try {
+          await writeFilesAtomic([
+            { path: dir + "/g", data: "new-g" },
+            { path: dir + "/f", data: big },
+          ]);
+          out.batch = "written";
+        } catch (error) {
+          out.batch = error.name + ": " + error.message;
+        }
+        out.f = Deno.readTextFileSync(dir + "/f");
+        out.g = Deno.readTextFileSync(dir + "/g");
+        out.names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+        console.log(JSON.stringify(out));
+      `),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), {
+      single:
+        `FileWriteError: Cannot write "${dir}/f": no space left on device`,
+      batch: `FileWriteError: Cannot write "${dir}/g": no space left on device`,
+      f: "old-f",
+      g: "old-g",
+      names: ["f", "filler", "g"],
+    });
+  },
 });

@@ -1,13 +1,20 @@
 /**
  * The config lock: flock(2) semantics between kcm's own locks and against
  * another process, the timeout naming the holder, and readers on a
- * read-only lock file.
+ * read-only mount.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { lockConfig } from "../../core/config_lock.ts";
 import { LockTimeoutError } from "../../core/errors.ts";
+import {
+  cannotConfine,
+  evalArgv,
+  readOnlyMount,
+  runArgv,
+  skipUnless,
+} from "../_helpers/confine.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 
 Deno.test("lockConfig() excludes writers, shares among readers", async () => {
@@ -65,9 +72,35 @@ Deno.test("lockConfig() is a flock(2) another process respects, and names it", a
   (await lockConfig(config.confDir, true, { timeoutMs: 1000 })).release();
 });
 
-Deno.test("lockConfig() works on a read-only lock file for readers", async () => {
-  await using config = await makeConfigDir({});
-  await Deno.chmod(join(config.confDir, "lock"), 0o444);
-  const reader = await lockConfig(config.confDir, false, { timeoutMs: 100 });
-  await reader.release();
+const READ_ONLY =
+  "lockConfig() takes a reader's lock on a read-only mount, refuses a writer's";
+Deno.test({
+  name: READ_ONLY,
+  ignore: skipUnless(READ_ONLY, cannotConfine),
+  async fn() {
+    await using config = await makeConfigDir({});
+    const result = await runArgv([
+      ...readOnlyMount(config.confDir),
+      ...evalArgv(`
+        import { lockConfig } from "@kcm/core/config_lock.ts";
+        const dir = ${JSON.stringify(config.confDir)};
+        const reader = await lockConfig(dir, false, { timeoutMs: 1000 });
+        await reader.release();
+        let writer = "taken";
+        try {
+          await lockConfig(dir, true, { timeoutMs: 1000 });
+        } catch (error) {
+          writer = error.message;
+        }
+        console.log(JSON.stringify({ reader: "taken", writer }));
+      `),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), {
+      reader: "taken",
+      writer: `Cannot open lock file "${
+        join(config.confDir, "lock")
+      }": read-only file system`,
+    });
+  },
 });
