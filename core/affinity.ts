@@ -1,24 +1,19 @@
 /**
- * CPU affinity through libc's sched_setaffinity(2) and sched_getaffinity(2)
- * over Deno FFI. The library is opened on first use, never at import, so
- * only commands that pin pay for it.
+ * CPU affinity through libc's sched_setaffinity(2) over Deno FFI. The
+ * library is opened on first use, never at import, so only commands that
+ * pin pay for it.
  *
  * Side effects: opens libc, changes the CPU mask of this process's threads,
  * reads `/proc/self/task` (the real procfs: thread ids live in our own pid
  * namespace).
  */
 
-import { CpuSet, MAX_CPU_ID } from "./cpuset.ts";
+import { type CpuSet, MAX_CPU_ID } from "./cpuset.ts";
 import { AffinityError, errorMessage } from "./errors.ts";
 
 const SYMBOLS = {
   sched_setaffinity: {
     // int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask)
-    parameters: ["i32", "usize", "buffer"],
-    result: "i32",
-  },
-  sched_getaffinity: {
-    // int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t *mask)
     parameters: ["i32", "usize", "buffer"],
     result: "i32",
   },
@@ -91,24 +86,6 @@ export function setThreadAffinity(tid: number, cpus: CpuSet): void {
     lib.sched_setaffinity(tid, BigInt(MASK_BYTES), mask),
     `sched_setaffinity(${tid}, ${cpus})`,
   );
-}
-
-/** Reads the CPU mask of one thread (`tid` 0 = the calling thread). */
-export function getThreadAffinity(tid: number): CpuSet {
-  const lib = openLibc();
-  const mask = new Uint8Array(MASK_BYTES);
-  check(
-    lib,
-    lib.sched_getaffinity(tid, BigInt(MASK_BYTES), mask),
-    `sched_getaffinity(${tid})`,
-  );
-  const cpus: number[] = [];
-  mask.forEach((byte, index) => {
-    for (let bit = 0; bit < 8; bit++) {
-      if (byte & (1 << bit)) cpus.push(index * 8 + bit);
-    }
-  });
-  return CpuSet.of(cpus);
 }
 
 function listThreads(): number[] {

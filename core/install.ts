@@ -16,16 +16,16 @@ import { replaceFileAtomic } from "./atomic_write.ts";
 import { FileWriteError, KcmError, osErrorReason } from "./errors.ts";
 
 /** Name of the installed file inside the install directory. */
-export const INSTALLED_NAME = "kcm";
+const INSTALLED_NAME = "kcm";
 
 /** Permissions of the installed file. */
-export const INSTALLED_MODE = 0o755;
+const INSTALLED_MODE = 0o755;
 
 /**
  * Deno flags the launcher runs `main.ts` with (see docs/build.md): the
  * same permissions and V8 flags as `deno task compile` bakes in.
  */
-export const LAUNCHER_FLAGS = [
+const LAUNCHER_FLAGS = [
   "run",
   "--quiet",
   "--allow-all",

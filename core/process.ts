@@ -9,7 +9,7 @@
 import { osErrorReason, SpawnError } from "./errors.ts";
 
 /** Signals forwarded from kcm to its child. */
-export const FORWARDED_SIGNALS = [
+const FORWARDED_SIGNALS = [
   "SIGTERM",
   "SIGINT",
   "SIGHUP",
@@ -55,7 +55,7 @@ const SIGNAL_NUMBERS: Record<string, number> = {
 };
 
 /** The shell convention for a status: the code, or 128+N for signal N. */
-export function exitCodeOf(status: Deno.CommandStatus): number {
+function exitCodeOf(status: Deno.CommandStatus): number {
   if (status.signal !== null) {
     return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
   }

@@ -35,7 +35,7 @@ export function readSelfPid(procRoot: string): number {
  * Parses the `Cpus_allowed_list` line of a `/proc/<pid>/status` text;
  * undefined when the line is absent.
  */
-export function parseCpusAllowed(status: string): CpuSet | undefined {
+function parseCpusAllowed(status: string): CpuSet | undefined {
   const key = "Cpus_allowed_list";
   for (
     let at = status.indexOf(key);
@@ -105,7 +105,7 @@ function exists(path: string): boolean {
 }
 
 /** The pids that have an entry in the procfs root. */
-export function listPids(procRoot: string): Set<number> {
+function listPids(procRoot: string): Set<number> {
   const pids = new Set<number>();
   try {
     for (const entry of Deno.readDirSync(procRoot)) {
