@@ -8,8 +8,9 @@
  *    shared pool) and append kcm's pid to its tasks.
  * 2. Pin every thread of kcm to the list (unless `--no-affinity`), so the
  *    child inherits the mask whichever thread spawns it.
- * 3. Run the command as an argv with `KCM_CPUS_ASSIGNED=<list>`, forwarding
- *    signals, and wait.
+ * 3. Run the command as an argv with `KCM_CPUS_ASSIGNED=<list>`; unless
+ *    `--no-affinity`, read its CPU mask back from /proc and kill it (exit
+ *    1) if it may run outside the list. Forward signals and wait.
  * 4. Under the lock again: remove the pid. Exit with the child's status.
  *
  * This module is isolate's whole start-up path: it imports nothing of the
@@ -122,6 +123,7 @@ export async function run(
       command: options.command,
       args: options.args,
       env: { KCM_CPUS_ASSIGNED: list.name },
+      cpus: options.noAffinity ? undefined : list.cpus,
     }));
   } finally {
     await withConfigLock(

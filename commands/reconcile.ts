@@ -9,11 +9,9 @@ import {
   type ReportOptions,
   reportOptions,
 } from "../core/command.ts";
-import { writeFilesAtomic } from "../core/atomic_write.ts";
 import { withConfigLock } from "../core/config_lock.ts";
-import { tasksPath } from "../core/config_paths.ts";
 import { readConfig } from "../core/config_read.ts";
-import { formatTasks, removeStaleTemps } from "../core/config_write.ts";
+import { removeStaleTemps, writeManyTasks } from "../core/config_write.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson, type JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
@@ -42,7 +40,7 @@ export function reconcileOnce(
     confDir,
     true,
     { timeoutMs: host.lockTimeoutMs },
-    async () => {
+    () => {
       const state = readConfig(confDir);
       for (const path of removeStaleTemps(confDir, state)) {
         host.log.info(
@@ -51,10 +49,7 @@ export function reconcileOnce(
       }
       const observed = observePids(host.procRoot, recordedPids(state));
       const plan = planReconcile(state, observed);
-      await writeFilesAtomic(plan.rewrites.map((rewrite) => ({
-        path: tasksPath(confDir, rewrite.pool, rewrite.list),
-        data: formatTasks(rewrite.tasks),
-      })));
+      writeManyTasks(confDir, plan.rewrites);
       for (const { pool, list, reclaimed } of plan.rewrites) {
         host.log.info(
           `Reclaimed ${pool}:${list} from pids ${reclaimed.join(",")}`,

@@ -7,7 +7,9 @@
  *
  * Durability is a choice of the caller: a durable write also fsyncs the
  * temporary file before the rename and the directory after it, so the new
- * content survives a power loss.
+ * content survives a power loss. The config directory's tasks files are
+ * written without it (core/config_write.ts says why); installed binaries
+ * with it.
  *
  * Side effects: creates, writes, renames and removes files in the target's
  * directory.
@@ -44,8 +46,15 @@ export function isTempName(name: string): boolean {
   return name.startsWith(TEMP_MARK);
 }
 
+/**
+ * A fresh temporary name beside `path`. The random part only keeps apart
+ * writers that share a pid (one that died, one that reused its pid), and an
+ * exclusive create guards against anything planted there, so Math.random
+ * serves: the first crypto.randomUUID() of a process costs a tenth of a
+ * millisecond of `isolate`'s start-up.
+ */
 function tempPathFor(path: string): string {
-  const suffix = crypto.randomUUID().slice(0, 8);
+  const suffix = Math.random().toString(36).slice(2, 10).padEnd(8, "0");
   return joinPath(
     dirName(path),
     `${TEMP_MARK}${baseName(path)}.${Deno.pid}.${suffix}`,
@@ -108,48 +117,29 @@ export function writeFileAtomic(
   }
 }
 
-async function inBatches<T>(
-  items: readonly T[],
-  size: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  for (let i = 0; i < items.length; i += size) {
-    await Promise.all(items.slice(i, i + size).map(work));
-  }
-}
-
 /**
- * {@linkcode writeFileAtomic} for many files at once. Durable writes issue
- * their fsyncs concurrently (64 at a time), so the file system can commit
- * them together: one journal commit for a batch instead of one per file,
- * which is what `reconcile` pays when it frees thousands of lists. Each
- * file is still fsynced before its own rename. Throws
- * {@linkcode FileWriteError} naming the first file; then no file of the
- * batch has been renamed unless the failure came from a rename itself.
+ * Replaces several files, none durably: every new content is written to
+ * its temporary file first, and only when all are written are they
+ * renamed into place, so a failure to write (a full disk, say) changes no
+ * file of the batch. Throws {@linkcode FileWriteError} naming the file it
+ * failed on.
  */
-export async function writeFilesAtomic(
-  files: readonly FileContent[],
-  options: Pick<AtomicWriteOptions, "durable"> = {},
-): Promise<void> {
-  const durable = options.durable ?? true;
+export function writeFilesAtomic(files: readonly FileContent[]): void {
   const temps = files.map((f) => ({ ...f, temp: tempPathFor(f.path) }));
+  let failed = "";
   try {
     for (const f of temps) {
+      failed = f.path;
       using file = createTemp(f.temp, 0o644);
       writeAllSync(file, f.data);
     }
-    if (durable) await inBatches(temps, 64, (f) => syncPath(f.temp));
-    for (const { temp, path } of temps) {
-      // deno-lint-ignore no-sync-fn-in-async-fn -- a rename is one quick local metadata call; a thread-pool round trip each cost more than the rename
-      Deno.renameSync(temp, path);
+    for (const f of temps) {
+      failed = f.path;
+      Deno.renameSync(f.temp, f.path);
     }
   } catch (error) {
     for (const f of temps) removeQuietly(f.temp);
-    throw new FileWriteError(temps[0]?.path ?? "", error);
-  }
-  if (durable) {
-    const dirs = [...new Set(files.map((f) => dirName(f.path)))];
-    await inBatches(dirs, 64, syncPath);
+    throw new FileWriteError(failed, error);
   }
 }
 

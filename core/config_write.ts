@@ -5,10 +5,24 @@
  *
  * Side effects: replaces `tasks` files atomically (core/atomic_write.ts) and
  * removes stale temporary files, below the directory it is given.
+ *
+ * Tasks files are replaced by rename but not fsynced, on purpose. A tasks
+ * file names live processes. If kcm itself crashes, the rename has either
+ * happened or not, and the file is whole either way. If the machine loses
+ * power, every process the file names dies with it, and no pid survives a
+ * reboot: a tasks file brought back older by the crash names dead pids
+ * either way, and `kcm reconcile` frees them. An fsync would buy nothing
+ * that the rename does not, and cost `isolate` two disk flushes on its
+ * start-up path (measured in bench/README.md). `init`, which writes the
+ * pools themselves, does fsync everything.
  */
 
 import { joinPath } from "./paths.ts";
-import { isTempName, writeFileAtomic } from "./atomic_write.ts";
+import {
+  isTempName,
+  writeFileAtomic,
+  writeFilesAtomic,
+} from "./atomic_write.ts";
 import { listPath, tasksPath } from "./config_paths.ts";
 import { type ConfigState, readTasks } from "./config_read.ts";
 
@@ -26,14 +40,34 @@ export function formatTasks(pids: readonly number[]): string {
   return pids.join(",");
 }
 
-/** Rewrites a tasks file atomically with `pids`. */
+/** Rewrites a tasks file atomically (not durably: see above) with `pids`. */
 export function writeTasks(
   confDir: string,
   pool: string,
   list: string,
   pids: readonly number[],
 ): void {
-  writeFileAtomic(tasksPath(confDir, pool, list), formatTasks(pids));
+  writeFileAtomic(tasksPath(confDir, pool, list), formatTasks(pids), {
+    durable: false,
+  });
+}
+
+/**
+ * Rewrites many tasks files, as {@linkcode writeTasks} does each, renaming
+ * none until all are written.
+ */
+export function writeManyTasks(
+  confDir: string,
+  rewrites: readonly {
+    readonly pool: string;
+    readonly list: string;
+    readonly tasks: readonly number[];
+  }[],
+): void {
+  writeFilesAtomic(rewrites.map((r) => ({
+    path: tasksPath(confDir, r.pool, r.list),
+    data: formatTasks(r.tasks),
+  })));
 }
 
 /**

@@ -10,6 +10,13 @@ import { type CpuSet, parseCpuList } from "./cpuset.ts";
 import { osErrorReason, ProcfsError } from "./errors.ts";
 
 /**
+ * kcm's own procfs, whatever `KCM_PROC_FS` says: the pids of kcm's children
+ * and thread ids of kcm's threads belong to kcm's pid namespace, which in a
+ * pod is not the host's.
+ */
+export const OWN_PROC_ROOT = "/proc";
+
+/**
  * kcm's own pid as the procfs root sees it: the first field of
  * `<procRoot>/self/stat`.
  */
