@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { setThreadAffinity } from "../../core/affinity.ts";
+import { pinProcess, setThreadAffinity } from "../../core/affinity.ts";
 import { CpuSet } from "../../core/cpuset.ts";
 import { AffinityError } from "../../core/errors.ts";
 
@@ -38,4 +38,13 @@ Deno.test("setThreadAffinity() to CPUs that are not online fails with errno EINV
   const after = Deno.readTextFileSync("/proc/thread-self/status");
   const mask = (s: string) => /^Cpus_allowed_list:\s*(\S+)$/m.exec(s)?.[1];
   assert.equal(mask(after), mask(before));
+});
+
+Deno.test("pinProcess() stops at the first thread that cannot be pinned, with its errno", () => {
+  // No CPU of the set is online, so the first thread fails and nothing
+  // changes: the test runner's threads keep their masks.
+  assert.throws(
+    () => pinProcess(CpuSet.of([8190, 8191])),
+    (e: unknown) => e instanceof AffinityError && e.errno === EINVAL,
+  );
 });

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { lockConfig } from "../../core/config_lock.ts";
+import { type HeldLock, lockConfig } from "../../core/config_lock.ts";
 import { LockTimeoutError } from "../../core/errors.ts";
 import {
   cannotConfine,
@@ -17,20 +17,64 @@ import {
 } from "../_helpers/confine.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 
+/**
+ * What `promise` settles to (its value, or the error it rejects with)
+ * within `ms`, else "still waiting": a lock wait that never times out must
+ * fail the test, not hang it.
+ */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("still waiting"), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.catch((error: unknown) => error),
+      guard,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Asserts that `wait` timed out; `unblock` lets a stuck wait finish. */
+async function assertTimesOut(
+  wait: Promise<HeldLock>,
+  unblock: () => Promise<void>,
+  check: (error: LockTimeoutError) => boolean = () => true,
+): Promise<void> {
+  const outcome = await within(wait, 3000);
+  if (!(outcome instanceof LockTimeoutError)) {
+    await unblock();
+    const held = await wait.catch(() => undefined);
+    await held?.release();
+  }
+  assert.ok(
+    outcome instanceof LockTimeoutError && check(outcome),
+    `the wait ends with a LockTimeoutError, not ${outcome}`,
+  );
+}
+
 Deno.test("lockConfig() excludes writers, shares among readers", async () => {
   await using config = await makeConfigDir({});
   const reader1 = await lockConfig(config.confDir, false, { timeoutMs: 100 });
   const reader2 = await lockConfig(config.confDir, false, { timeoutMs: 100 });
-  await assert.rejects(
+  const releaseReaders = async () => {
+    await reader1.release();
+    await reader2.release();
+  };
+  await assertTimesOut(
     lockConfig(config.confDir, true, { timeoutMs: 50 }),
-    LockTimeoutError,
+    releaseReaders,
   );
-  await reader1.release();
-  await reader2.release();
+  await releaseReaders();
   const writer = await lockConfig(config.confDir, true, { timeoutMs: 100 });
-  await assert.rejects(
+  await assertTimesOut(
     lockConfig(config.confDir, false, { timeoutMs: 50 }),
-    LockTimeoutError,
+    () => writer.release(),
   );
   await writer.release();
   await writer.release(); // idempotent
@@ -46,6 +90,14 @@ Deno.test("lockConfig() is a flock(2) another process respects, and names it", a
     stdout: "null",
     stderr: "null",
   }).spawn();
+  const stopHolder = async () => {
+    try {
+      holder.kill("SIGKILL");
+    } catch {
+      // It has exited already.
+    }
+    await holder.status;
+  };
   try {
     const deadline = Date.now() + 5000;
     while (
@@ -57,17 +109,16 @@ Deno.test("lockConfig() is a flock(2) another process respects, and names it", a
       await new Promise((r) => setTimeout(r, 20));
     }
     const started = performance.now();
-    await assert.rejects(
+    await assertTimesOut(
       lockConfig(config.confDir, false, { timeoutMs: 200 }),
-      (e: unknown) =>
-        e instanceof LockTimeoutError &&
+      stopHolder,
+      (e) =>
         e.message.includes(`waiting for lock "${lockFile}"`) &&
         /\(held by pid \d+\)/.test(e.message),
     );
     assert.ok(performance.now() - started >= 190, "waited for the timeout");
   } finally {
-    holder.kill("SIGKILL");
-    await holder.status;
+    await stopHolder();
   }
   (await lockConfig(config.confDir, true, { timeoutMs: 1000 })).release();
 });

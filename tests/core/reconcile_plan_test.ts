@@ -72,6 +72,13 @@ Deno.test("planReconcile() table", async (t) => {
       mismatched: [7],
     },
     {
+      name: "as many CPUs but other ones is a mismatch",
+      lists: { "1": [7] },
+      seen: { 7: "0" },
+      rewrites: [],
+      mismatched: [7],
+    },
+    {
       name: "equal sets in another spelling are no mismatch",
       lists: { "0-1": [7] },
       seen: { 7: "1,0" },

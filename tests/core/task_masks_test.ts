@@ -29,6 +29,11 @@ Deno.test("findMaskMismatches() finds live tasks off their list, in config order
       ["b", "0-3", 8, "2"],
     ],
   );
+  // As many CPUs, other ones: a mismatch too.
+  assert.deepEqual(
+    findMaskMismatches(STATE, observed({ 9: "2" })).map((m) => m.pid),
+    [9],
+  );
   // 9 is dead and 10 was not observed: neither is a mismatch.
   assert.deepEqual(findMaskMismatches(STATE, observed({ 9: null })), []);
 });
