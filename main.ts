@@ -1,25 +1,70 @@
 /**
  * kcm's entry point: reads argv and the environment once, loads the one
- * subcommand asked for (lazily, so `isolate` never loads the Kubernetes
- * client), runs it and maps errors to exit codes. The only `Deno.exit`.
+ * subcommand asked for, runs it and maps errors to exit codes. The only
+ * `Deno.exit`.
+ *
+ * How commands load is chosen for `isolate`'s start-up (bench/README.md):
+ * - `isolate` is imported statically: its small graph (no Kubernetes, no
+ *   YAML) loads with main.ts's, cheaper than a dynamic import's second
+ *   graph walk.
+ * - Every other command is imported on demand, by a specifier computed at
+ *   run time. Deno walks every statically visible import at start-up,
+ *   dynamic ones included (string literals and template literals alike), so
+ *   a literal `import("./commands/cluster_init.ts")` would have every run
+ *   read the Kubernetes client's modules and the YAML package's metadata.
+ *   `deno task compile` includes `commands/` explicitly (`--include`), as a
+ *   compiled binary holds only the modules its build saw.
  */
 
-import { type CommandName, parseCommandLine } from "./core/cli.ts";
+import {
+  type CommandName,
+  type Invocation,
+  parseCommandLine,
+} from "./core/cli.ts";
+import * as isolate from "./commands/isolate.ts";
 import type { CommandModule } from "./core/command.ts";
-import { KcmError, UsageError } from "./core/errors.ts";
-import { createHost, writeAll } from "./core/host.ts";
+import { errorMessage, KcmError, UsageError } from "./core/errors.ts";
+import { createHost, type Host, writeAll } from "./core/host.ts";
 import { HELP, USAGE_SECTION, VERSION } from "./core/usage.ts";
 
-const LOADERS: Record<CommandName, () => Promise<CommandModule<unknown>>> = {
-  "cluster-init": () => import("./commands/cluster_init.ts"),
-  "init": () => import("./commands/init.ts"),
-  "discover": () => import("./commands/discover.ts"),
-  "describe": () => import("./commands/describe.ts"),
-  "reconcile": () => import("./commands/reconcile.ts"),
-  "isolate": () => import("./commands/isolate.ts"),
-  "install": () => import("./commands/install.ts"),
-  "node-report": () => import("./commands/node_report.ts"),
+/** Each command's module, as a type only: no code is loaded from here. */
+type CommandModules = {
+  "cluster-init": typeof import("./commands/cluster_init.ts");
+  "init": typeof import("./commands/init.ts");
+  "discover": typeof import("./commands/discover.ts");
+  "describe": typeof import("./commands/describe.ts");
+  "reconcile": typeof import("./commands/reconcile.ts");
+  "isolate": typeof isolate;
+  "install": typeof import("./commands/install.ts");
+  "node-report": typeof import("./commands/node_report.ts");
 };
+
+/** Where each command's module is, relative to this file. */
+const MODULE_PATHS: { readonly [C in CommandName]: string } = {
+  "cluster-init": "./commands/cluster_init.ts",
+  "init": "./commands/init.ts",
+  "discover": "./commands/discover.ts",
+  "describe": "./commands/describe.ts",
+  "reconcile": "./commands/reconcile.ts",
+  "isolate": "./commands/isolate.ts",
+  "install": "./commands/install.ts",
+  "node-report": "./commands/node_report.ts",
+};
+
+/** What main needs of each command's module. */
+type Loaded = { readonly [C in CommandName]: CommandModule<C, unknown> };
+
+/** `T`, once the type checker has seen that it is {@linkcode Loaded}. */
+type Checked<T extends Loaded> = T;
+
+/** Loads command `name`'s module (see the file comment for how). */
+export async function loadCommand<C extends CommandName>(
+  name: C,
+): Promise<Loaded[C]> {
+  if (name === "isolate") return isolate as Checked<CommandModules>[C];
+  const path: string = MODULE_PATHS[name];
+  return await import(path) as Checked<CommandModules>[C];
+}
 
 function describeCause(error: unknown): string {
   const lines: string[] = [];
@@ -33,6 +78,15 @@ function describeCause(error: unknown): string {
     lines.push(String(current));
   }
   return lines.join("\n") + "\n";
+}
+
+/** Loads the module of the command asked for, then parses and runs it. */
+async function runCommand<C extends CommandName>(
+  invocation: Invocation<C>,
+  host: Host,
+): Promise<number> {
+  const command = await loadCommand(invocation.command as C);
+  return await command.run(command.parse(invocation), host);
 }
 
 /** Runs kcm with `args` and `env`; resolves to the exit status. */
@@ -51,9 +105,7 @@ export async function main(
       await writeAll(Deno.stdout, `KCM ${VERSION}\n`);
       return 0;
     }
-    const host = createHost(env);
-    const command = await LOADERS[line.command]();
-    return await command.run(command.parse(line), host);
+    return await runCommand<CommandName>(line, createHost(env));
   } catch (error) {
     if (error instanceof KcmError) {
       let text = `kcm: error: ${error.message}\n`;
@@ -66,7 +118,7 @@ export async function main(
     await writeAll(
       Deno.stderr,
       `kcm: internal error (a bug in kcm, please report it): ${
-        error instanceof Error ? error.message : String(error)
+        errorMessage(error)
       }\n${describeCause(error)}`,
     );
     return 70;

@@ -32,12 +32,12 @@ lap("importIsolate");
 const { pinProcess } = await import("../core/affinity.ts");
 lap("importAffinity");
 
-const { lockConfig, readPool, writeTasks, removeTask } = await import(
-  "../core/config_dir.ts"
-);
+const { lockConfig } = await import("../core/config_lock.ts");
+const { readPool } = await import("../core/config_read.ts");
+const { writeTasks, removeTask } = await import("../core/config_write.ts");
 const { readSelfPid } = await import("../core/procfs.ts");
 const { SignalRelay, startChild } = await import("../core/process.ts");
-const { parseCpuList } = await import("../core/cpuset.ts");
+const { writeFileAtomic } = await import("../core/atomic_write.ts");
 const { chooseCpuList } = await import("../commands/isolate.ts");
 mark = performance.now();
 
@@ -56,12 +56,13 @@ writeTasks(confDir, poolName, list, [...chosen.tasks, pid]);
 lap("addTask");
 await lock.release();
 lap("unlock");
-pinProcess(parseCpuList(list));
+pinProcess(chosen.cpus);
 lap("pinFirst");
 const child = startChild({
   command: "true",
   args: [],
   env: { KCM_CPUS_ASSIGNED: list },
+  cpus: chosen.cpus,
 });
 lap("spawn");
 await relay.supervise(child);
@@ -74,19 +75,18 @@ relay[Symbol.dispose]();
 lap("dispose");
 
 // Not on kcm's path: figures that split the phases above.
-pinProcess(parseCpuList(list));
+pinProcess(chosen.cpus);
 lap("pinAgain");
 Deno.dlopen("libc.so.6", {
   getpid: { parameters: [], result: "i32" },
 }).close();
 lap("dlopenOnly");
+// What claim and release cost with fsyncs (kcm's writes before it dropped
+// them): two durable rewrites of the tasks file.
 const tasks = `${confDir}/pools/${poolName}/${list}/tasks`;
-const text = await Deno.readTextFile(tasks);
-await Deno.writeTextFile(`${tasks}.bench-tmp`, text + `,${pid}`);
-await Deno.rename(`${tasks}.bench-tmp`, tasks);
-await Deno.writeTextFile(`${tasks}.bench-tmp`, text);
-await Deno.rename(`${tasks}.bench-tmp`, tasks);
-lap("addRemoveNoFsync");
+writeFileAtomic(tasks, `${pid}`, { durable: true });
+writeFileAtomic(tasks, "", { durable: true });
+lap("addRemoveDurable");
 
 // deno-lint-ignore no-console
 console.log(JSON.stringify(phases));

@@ -15,8 +15,7 @@
  * Objects go to `--namespace`, default the namespace kcm runs in.
  */
 
-import { parseCount } from "../core/cli.ts";
-import { type Invocation, stringOption } from "../core/command.ts";
+import type { Invocation } from "../core/command.ts";
 import { KcmError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { applyDaemonSet } from "../core/k8s/apply_daemon_set.ts";
@@ -59,18 +58,34 @@ function splitList(text: string): string[] {
   return text.split(",").map((s) => s.trim());
 }
 
-/** Validates `cluster-init`'s flags (SPEC §1.11 and sane node names). */
-export function parse(invocation: Invocation): ClusterInitOptions {
-  const hostList = invocation.options["host-list"];
-  const allHosts = invocation.options["all-hosts"] === true;
-  if (allHosts && typeof hostList === "string") {
+/**
+ * Validates `cluster-init`'s flags: the original tool's rules for the
+ * command list and the pull policy, plus node names and paths a pod spec
+ * can use.
+ */
+export function parse(
+  invocation: Invocation<"cluster-init">,
+): ClusterInitOptions {
+  const {
+    "host-list": hostList,
+    "all-hosts": allHosts,
+    "kcm-img": image,
+    "kcm-img-pol": pullPolicy,
+    "conf-dir": confDir,
+    "install-dir": installDir,
+    "num-dp-cores": numDpCores,
+    "num-cp-cores": numCpCores,
+    timeout: timeoutSeconds,
+    namespace,
+  } = invocation.options;
+  if (allHosts && hostList !== undefined) {
     throw new UsageError("Give either --host-list or --all-hosts, not both");
   }
-  if (!allHosts && typeof hostList !== "string") {
+  if (!allHosts && hostList === undefined) {
     throw new UsageError("cluster-init needs --host-list or --all-hosts");
   }
   let hosts: string[] | "all" = "all";
-  if (typeof hostList === "string") {
+  if (hostList !== undefined) {
     hosts = splitList(hostList);
     for (const host of hosts) {
       if (host === "") {
@@ -91,7 +106,7 @@ export function parse(invocation: Invocation): ClusterInitOptions {
     }
   }
 
-  const commands = splitList(stringOption(invocation, "kcm-cmd-list"));
+  const commands = splitList(invocation.options["kcm-cmd-list"]);
   for (const command of commands) {
     if (!(COMMANDS as readonly string[]).includes(command)) {
       throw new UsageError(
@@ -107,41 +122,26 @@ export function parse(invocation: Invocation): ClusterInitOptions {
     throw new UsageError(`--kcm-cmd-list names "${repeated}" twice`);
   }
 
-  const pullPolicy = stringOption(invocation, "kcm-img-pol");
   if (!PULL_POLICIES.includes(pullPolicy)) {
     throw new UsageError(
       "Image pull policy should be one of ['Never', 'IfNotPresent', 'Always']",
     );
   }
-  const image = stringOption(invocation, "kcm-img");
   if (image === "") throw new UsageError("--kcm-img must not be empty");
-  const numDpCores = parseCount(
-    "num-dp-cores",
-    stringOption(invocation, "num-dp-cores"),
-  );
-  const numCpCores = parseCount(
-    "num-cp-cores",
-    stringOption(invocation, "num-cp-cores"),
-  );
-  const timeoutSeconds = parseCount(
-    "timeout",
-    stringOption(invocation, "timeout"),
-    1,
-  );
-  const confDir = stringOption(invocation, "conf-dir");
-  const installDir = stringOption(invocation, "install-dir");
   for (
-    const [name, path] of [["conf-dir", confDir], ["install-dir", installDir]]
+    const [name, path] of [
+      ["conf-dir", confDir],
+      ["install-dir", installDir],
+    ] as const
   ) {
-    if (!path!.startsWith("/")) {
+    if (!path.startsWith("/")) {
       throw new UsageError(
         `--${name} must be an absolute host path, got "${path}"`,
       );
     }
   }
-  const namespace = invocation.options.namespace;
   if (
-    typeof namespace === "string" &&
+    namespace !== undefined &&
     !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)
   ) {
     throw new UsageError(
@@ -160,7 +160,7 @@ export function parse(invocation: Invocation): ClusterInitOptions {
       numCpCores,
     },
     timeoutSeconds,
-    namespace: typeof namespace === "string" ? namespace : undefined,
+    namespace,
   };
 }
 

@@ -1,7 +1,8 @@
 /** `kcm describe`: print the config directory as JSON, under a shared lock. */
 
-import { type Invocation, stringOption } from "../core/command.ts";
-import { readConfig, withConfigLock } from "../core/config_dir.ts";
+import type { Invocation } from "../core/command.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { readConfig } from "../core/config_read.ts";
 import { describeConfig } from "../core/describe.ts";
 import type { Host } from "../core/host.ts";
 import { formatJson } from "../core/json.ts";
@@ -12,8 +13,8 @@ export interface DescribeOptions {
 }
 
 /** Validates `describe`'s flags. */
-export function parse(invocation: Invocation): DescribeOptions {
-  return { confDir: stringOption(invocation, "conf-dir") };
+export function parse(invocation: Invocation<"describe">): DescribeOptions {
+  return { confDir: invocation.options["conf-dir"] };
 }
 
 /** Runs `kcm describe`. */

@@ -9,8 +9,9 @@
  * API errors are fatal (exit 1). What it did goes to the log at INFO.
  */
 
-import { type Invocation, stringOption } from "../core/command.ts";
-import { readPool, withConfigLock } from "../core/config_dir.ts";
+import type { Invocation } from "../core/command.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { readPool } from "../core/config_read.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { connectK8s } from "../core/k8s/client.ts";
@@ -30,8 +31,8 @@ export interface DiscoverOptions {
 }
 
 /** Validates `discover`'s flags. */
-export function parse(invocation: Invocation): DiscoverOptions {
-  return { confDir: stringOption(invocation, "conf-dir") };
+export function parse(invocation: Invocation<"discover">): DiscoverOptions {
+  return { confDir: invocation.options["conf-dir"] };
 }
 
 function fail(action: string, node: string, error: unknown): never {

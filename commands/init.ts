@@ -6,9 +6,9 @@
  */
 
 import { readHugePagesFree } from "../core/procfs.ts";
-import { parseCount } from "../core/cli.ts";
-import { type Invocation, stringOption } from "../core/command.ts";
-import { createConfigDir } from "../core/config_dir.ts";
+import type { Invocation } from "../core/command.ts";
+import { createConfigDir } from "../core/config_create.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { planLayout } from "../core/layout.ts";
 import { readTopology } from "../core/sysfs.ts";
@@ -21,17 +21,11 @@ export interface InitOptions {
 }
 
 /** Validates `init`'s flags. */
-export function parse(invocation: Invocation): InitOptions {
+export function parse(invocation: Invocation<"init">): InitOptions {
   return {
-    confDir: stringOption(invocation, "conf-dir"),
-    dataplaneCores: parseCount(
-      "num-dp-cores",
-      stringOption(invocation, "num-dp-cores"),
-    ),
-    controlplaneCores: parseCount(
-      "num-cp-cores",
-      stringOption(invocation, "num-cp-cores"),
-    ),
+    confDir: invocation.options["conf-dir"],
+    dataplaneCores: invocation.options["num-dp-cores"],
+    controlplaneCores: invocation.options["num-cp-cores"],
   };
 }
 
@@ -42,11 +36,7 @@ function checkHugepages(host: Host): void {
       host.log.warning("No hugepages are free");
     }
   } catch (error) {
-    host.log.warning(
-      `${
-        error instanceof Error ? error.message : String(error)
-      }: hugepages not checked`,
-    );
+    host.log.warning(`${errorMessage(error)}: hugepages not checked`);
   }
 }
 

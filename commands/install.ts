@@ -8,7 +8,7 @@
  * works and a failure leaves nothing half-written.
  */
 
-import { type Invocation, stringOption } from "../core/command.ts";
+import type { Invocation } from "../core/command.ts";
 import { KcmError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import {
@@ -24,8 +24,8 @@ export interface InstallOptions {
 }
 
 /** Validates `install`'s flags. */
-export function parse(invocation: Invocation): InstallOptions {
-  const installDir = stringOption(invocation, "install-dir");
+export function parse(invocation: Invocation<"install">): InstallOptions {
+  const installDir = invocation.options["install-dir"];
   if (installDir === "") {
     throw new UsageError("--install-dir must not be empty");
   }

@@ -8,27 +8,25 @@
  *    shared pool) and append kcm's pid to its tasks.
  * 2. Pin every thread of kcm to the list (unless `--no-affinity`), so the
  *    child inherits the mask whichever thread spawns it.
- * 3. Run the command as an argv with `KCM_CPUS_ASSIGNED=<list>`, forwarding
- *    signals, and wait.
+ * 3. Run the command as an argv with `KCM_CPUS_ASSIGNED=<list>`; unless
+ *    `--no-affinity`, read its CPU mask back from /proc and kill it (exit
+ *    1) if it may run outside the list. Forward signals and wait.
  * 4. Under the lock again: remove the pid. Exit with the child's status.
  *
  * This module is isolate's whole start-up path: it imports nothing of the
  * Kubernetes client or YAML.
  */
 
-import { UsageError } from "../core/errors.ts";
-import { type Invocation, stringOption } from "../core/command.ts";
+import type { Invocation } from "../core/command.ts";
+import { withConfigLock } from "../core/config_lock.ts";
 import {
   type CpuListState,
   type PoolState,
   readPool,
-  removeTask,
-  withConfigLock,
-  writeTasks,
-} from "../core/config_dir.ts";
+} from "../core/config_read.ts";
+import { removeTask, writeTasks } from "../core/config_write.ts";
 import { pinProcess } from "../core/affinity.ts";
-import { parseCpuList } from "../core/cpuset.ts";
-import { ConfigError, ResourceError } from "../core/errors.ts";
+import { ConfigError, ResourceError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { readSelfPid } from "../core/procfs.ts";
 import { SignalRelay, startChild } from "../core/process.ts";
@@ -43,21 +41,24 @@ export interface IsolateOptions {
 }
 
 /** Validates `isolate`'s flags. */
-export function parse(invocation: Invocation): IsolateOptions {
-  const pool = stringOption(invocation, "pool");
-  if (pool === "") throw new UsageError("isolate needs --pool=<pool>");
+export function parse(invocation: Invocation<"isolate">): IsolateOptions {
+  const { pool } = invocation.options;
+  if (pool === undefined || pool === "") {
+    throw new UsageError("isolate needs --pool=<pool>");
+  }
   return {
-    confDir: stringOption(invocation, "conf-dir"),
+    confDir: invocation.options["conf-dir"],
     pool,
     command: invocation.positionals[0]!,
     args: invocation.rest ?? [],
-    noAffinity: invocation.options["no-affinity"] === true,
+    noAffinity: invocation.options["no-affinity"],
   };
 }
 
 /**
- * Chooses a cpu list (SPEC §4 step 3); undefined when an exclusive pool
- * has none free. `random` returns a number in [0, 1).
+ * Chooses a cpu list: in an exclusive pool the first free one in name
+ * order (undefined when none is free), in a shared pool any one, free or
+ * not, picked with `random` (a number in [0, 1)).
  */
 export function chooseCpuList(
   pool: PoolState,
@@ -70,7 +71,7 @@ export function chooseCpuList(
   return pool.cpuLists[Math.floor(random() * pool.cpuLists.length)];
 }
 
-function claim(options: IsolateOptions, pid: number): string {
+function claim(options: IsolateOptions, pid: number): CpuListState {
   const pool = readPool(options.confDir, options.pool);
   if (pool === undefined) {
     throw new ConfigError(`Requested pool ${options.pool} does not exist`);
@@ -90,7 +91,7 @@ function claim(options: IsolateOptions, pid: number): string {
   }
   // The lock is held since readPool: its view of the tasks is current.
   writeTasks(options.confDir, options.pool, list.name, [...list.tasks, pid]);
-  return list.name;
+  return list;
 }
 
 /** Runs `kcm isolate`. */
@@ -109,9 +110,8 @@ export async function run(
   );
   try {
     if (!options.noAffinity) {
-      const cpus = parseCpuList(list);
-      host.log.debug(`Setting affinity to ${cpus}`);
-      pinProcess(cpus);
+      host.log.debug(`Setting affinity to ${list.cpus}`);
+      pinProcess(list.cpus);
     }
     if (relay.caughtEarly !== undefined) {
       host.log.warning(
@@ -122,14 +122,15 @@ export async function run(
     return await relay.supervise(startChild({
       command: options.command,
       args: options.args,
-      env: { KCM_CPUS_ASSIGNED: list },
+      env: { KCM_CPUS_ASSIGNED: list.name },
+      cpus: options.noAffinity ? undefined : list.cpus,
     }));
   } finally {
     await withConfigLock(
       options.confDir,
       true,
       lock,
-      () => removeTask(options.confDir, options.pool, list, pid),
+      () => removeTask(options.confDir, options.pool, list.name, pid),
     );
   }
 }

@@ -11,15 +11,13 @@
 
 import {
   type Invocation,
-  parseReportOptions,
   type ReportOptions,
+  reportOptions,
 } from "../core/command.ts";
-import {
-  type ConfigState,
-  readConfig,
-  withConfigLock,
-} from "../core/config_dir.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { type ConfigState, readConfig } from "../core/config_read.ts";
 import { describeConfig } from "../core/describe.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
@@ -31,8 +29,8 @@ import {
   findOverlaps,
   findSplitCores,
   nodeReport,
-  recordedPids,
-} from "../core/reports.ts";
+} from "../core/node_checks.ts";
+import { recordedPids } from "../core/task_masks.ts";
 import { type RoundResult, runReportLoop } from "../core/report_loop.ts";
 import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
 
@@ -40,12 +38,10 @@ import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
 export type NodeReportOptions = ReportOptions;
 
 /** Validates the flags. */
-export function parse(invocation: Invocation): NodeReportOptions {
-  return parseReportOptions(invocation);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+export function parse(
+  invocation: Invocation<"node-report">,
+): NodeReportOptions {
+  return reportOptions(invocation);
 }
 
 async function guarded(
@@ -54,7 +50,7 @@ async function guarded(
   try {
     return checkResult(await work());
   } catch (error) {
-    return checkResult([message(error)]);
+    return checkResult([errorMessage(error)]);
   }
 }
 

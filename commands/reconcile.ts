@@ -6,34 +6,31 @@
 
 import {
   type Invocation,
-  parseReportOptions,
   type ReportOptions,
+  reportOptions,
 } from "../core/command.ts";
-import {
-  formatTasks,
-  readConfig,
-  removeStaleTemps,
-  tasksPath,
-  withConfigLock,
-  writeFilesAtomic,
-} from "../core/config_dir.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { readConfig } from "../core/config_read.ts";
+import { removeStaleTemps, writeManyTasks } from "../core/config_write.ts";
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
+import { planReconcile } from "../core/reconcile_plan.ts";
 import { type RoundResult, runReportLoop } from "../core/report_loop.ts";
-import { planReconcile, recordedPids } from "../core/reports.ts";
+import { recordedPids } from "../core/task_masks.ts";
 
 /** Options of `kcm reconcile`. */
 export type ReconcileOptions = ReportOptions;
 
 /** Validates the flags. */
-export function parse(invocation: Invocation): ReconcileOptions {
-  return parseReportOptions(invocation);
+export function parse(invocation: Invocation<"reconcile">): ReconcileOptions {
+  return reportOptions(invocation);
 }
 
 /**
  * One reconciliation under the exclusive lock: observe every recorded pid,
- * drop the dead ones from their tasks files, return the report.
+ * plan (core/reconcile_plan.ts), perform the plan's rewrites, return its
+ * report.
  */
 export async function reconcileOnce(
   confDir: string,
@@ -43,9 +40,10 @@ export async function reconcileOnce(
 }
 
 /**
- * {@linkcode reconcileOnce} with what the loop needs besides the report:
- * the pools as left behind (for the metrics) and the reclaimed claims (for
- * Events); `signal` ends a wait for the lock.
+ * {@linkcode reconcileOnce} with what the loop needs besides the report,
+ * both from the plan: the pools as the rewrites leave them (for the
+ * metrics) and the claims given back (for Events); `signal` ends a wait
+ * for the lock.
  */
 export function reconcileRound(
   confDir: string,
@@ -56,7 +54,7 @@ export function reconcileRound(
     confDir,
     true,
     { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
-    async () => {
+    () => {
       const state = readConfig(confDir);
       for (const path of removeStaleTemps(confDir, state)) {
         host.log.info(
@@ -65,29 +63,27 @@ export function reconcileRound(
       }
       const observed = observePids(host.procRoot, recordedPids(state));
       const plan = planReconcile(state, observed);
-      const rewrites: { path: string; data: string }[] = [];
-      for (const pool of state.pools) {
-        for (const list of pool.cpuLists) {
-          const dead = list.tasks.filter((pid) => observed.get(pid) === null);
-          if (dead.length === 0) continue;
-          const alive = list.tasks.filter((pid) => observed.get(pid) !== null);
-          rewrites.push({
-            path: tasksPath(confDir, pool.name, list.name),
-            data: formatTasks(alive),
-          });
-          host.log.info(
-            `Reclaimed ${pool.name}:${list.name} from pids ${dead.join(",")}`,
-          );
-        }
+      writeManyTasks(confDir, plan.rewrites);
+      for (const { pool, list, reclaimed } of plan.rewrites) {
+        host.log.info(
+          `Reclaimed ${pool}:${list} from pids ${reclaimed.join(",")}`,
+        );
       }
-      await writeFilesAtomic(rewrites);
-      const pools = state.pools.map((pool) => ({
-        name: pool.name,
-        cpuLists: pool.cpuLists.map((list) => ({
-          tasks: list.tasks.filter((pid) => observed.get(pid) !== null),
+      const rewritten = new Map(
+        plan.rewrites.map((r) => [`${r.pool}/${r.list}`, r.tasks]),
+      );
+      return {
+        report: plan.report,
+        pools: state.pools.map((pool) => ({
+          name: pool.name,
+          cpuLists: pool.cpuLists.map((list) => ({
+            tasks: rewritten.get(`${pool.name}/${list.name}`) ?? list.tasks,
+          })),
         })),
-      }));
-      return { report: plan.report, pools, reclaimed: plan.reclaimed };
+        reclaimed: plan.rewrites.flatMap(({ pool, list, reclaimed }) =>
+          reclaimed.map((pid) => ({ pool, cpus: list, pid }))
+        ),
+      };
     },
   );
 }

@@ -1,24 +1,19 @@
 /**
- * CPU affinity through libc's sched_setaffinity(2) and sched_getaffinity(2)
- * over Deno FFI. The library is opened on first use, never at import, so
- * only commands that pin pay for it.
+ * CPU affinity through libc's sched_setaffinity(2) over Deno FFI. The
+ * library is opened on first use, never at import, so only commands that
+ * pin pay for it.
  *
  * Side effects: opens libc, changes the CPU mask of this process's threads,
  * reads `/proc/self/task` (the real procfs: thread ids live in our own pid
  * namespace).
  */
 
-import { CpuSet, MAX_CPU_ID } from "./cpuset.ts";
-import { AffinityError } from "./errors.ts";
+import { type CpuSet, MAX_CPU_ID } from "./cpuset.ts";
+import { AffinityError, errorMessage } from "./errors.ts";
 
 const SYMBOLS = {
   sched_setaffinity: {
     // int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask)
-    parameters: ["i32", "usize", "buffer"],
-    result: "i32",
-  },
-  sched_getaffinity: {
-    // int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t *mask)
     parameters: ["i32", "usize", "buffer"],
     result: "i32",
   },
@@ -39,10 +34,8 @@ function openLibc(): Libc {
       libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
     } catch (error) {
       throw new AffinityError(
-        `Cannot open libc.so.6 for sched_setaffinity: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        1,
+        `Cannot open libc.so.6 for sched_setaffinity: ${errorMessage(error)}`,
+        undefined,
         { cause: error, hint: "run with --no-affinity to skip pinning" },
       );
     }
@@ -50,11 +43,18 @@ function openLibc(): Libc {
   return libc;
 }
 
+/** errno values sched_setaffinity(2) documents (Linux, every arch kcm runs on). */
+const EPERM = 1;
+/** No such thread: it exited while kcm walked the list. */
+const ESRCH = 3;
+const EFAULT = 14;
+const EINVAL = 22;
+
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  3: "ESRCH",
-  14: "EFAULT",
-  22: "EINVAL",
+  [EPERM]: "EPERM",
+  [ESRCH]: "ESRCH",
+  [EFAULT]: "EFAULT",
+  [EINVAL]: "EINVAL",
 };
 
 function lastErrno(lib: Libc): number {
@@ -66,12 +66,12 @@ function check(lib: Libc, rc: number, action: string): void {
   if (rc === 0) return;
   const errno = lastErrno(lib);
   const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
-  const why = errno === 22
+  const why = errno === EINVAL
     ? " (no CPU of the set is online and allowed for kcm)"
-    : errno === 1
+    : errno === EPERM
     ? " (not permitted)"
     : "";
-  throw new AffinityError(`${action} failed: ${name}${why}`);
+  throw new AffinityError(`${action} failed: ${name}${why}`, errno);
 }
 
 const MASK_BYTES = (MAX_CPU_ID + 1) / 8;
@@ -86,24 +86,6 @@ export function setThreadAffinity(tid: number, cpus: CpuSet): void {
     lib.sched_setaffinity(tid, BigInt(MASK_BYTES), mask),
     `sched_setaffinity(${tid}, ${cpus})`,
   );
-}
-
-/** Reads the CPU mask of one thread (`tid` 0 = the calling thread). */
-export function getThreadAffinity(tid: number): CpuSet {
-  const lib = openLibc();
-  const mask = new Uint8Array(MASK_BYTES);
-  check(
-    lib,
-    lib.sched_getaffinity(tid, BigInt(MASK_BYTES), mask),
-    `sched_getaffinity(${tid})`,
-  );
-  const cpus: number[] = [];
-  mask.forEach((byte, index) => {
-    for (let bit = 0; bit < 8; bit++) {
-      if (byte & (1 << bit)) cpus.push(index * 8 + bit);
-    }
-  });
-  return CpuSet.of(cpus);
 }
 
 function listThreads(): number[] {
@@ -132,9 +114,7 @@ export function pinProcess(cpus: CpuSet): void {
       try {
         setThreadAffinity(tid, cpus);
       } catch (error) {
-        if (
-          error instanceof AffinityError && error.message.includes("ESRCH")
-        ) continue;
+        if (error instanceof AffinityError && error.errno === ESRCH) continue;
         throw error;
       }
       done.add(tid);

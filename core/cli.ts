@@ -2,8 +2,9 @@
  * The command-line grammar of the seed usage screen: one subcommand, long
  * options anywhere before `--` as `--opt=value` or `--opt value`, unique
  * prefixes of option names, and everything after `--` passed verbatim.
- * Pure: argv in, a {@linkcode CommandLine} out, {@linkcode UsageError} on a
- * mismatch.
+ * Each command's options are typed here, once: flags become booleans,
+ * counts numbers, and defaults are filled in. Pure: argv in, a
+ * {@linkcode CommandLine} out, {@linkcode UsageError} on a mismatch.
  */
 
 import { UsageError } from "./errors.ts";
@@ -23,37 +24,47 @@ export const COMMANDS = [
 /** A subcommand name. */
 export type CommandName = typeof COMMANDS[number];
 
-interface OptionSpec {
-  /** Takes a value (`--opt=<v>`) rather than being a flag. */
-  readonly value: boolean;
-  /** Value used when the option is not given. */
-  readonly default?: string;
-}
+/** How an option's text becomes a value. */
+type OptionSpec =
+  /** A string; with a default it is always present. */
+  | { readonly kind: "string"; readonly default?: string }
+  /** Given or not, without an argument. */
+  | { readonly kind: "flag" }
+  /** A whole number, at least `min` (default 0). */
+  | { readonly kind: "count"; readonly default: string; readonly min?: number };
 
-const OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  "host-list": { value: true },
-  "all-hosts": { value: false },
+/**
+ * Every option with its kind and default. The defaults are the usage
+ * screen's (core/usage.ts); this table is the only place kcm keeps them.
+ */
+const OPTIONS = {
+  "host-list": { kind: "string" },
+  "all-hosts": { kind: "flag" },
   "kcm-cmd-list": {
-    value: true,
+    kind: "string",
     default: "init,reconcile,install,discover,nodereport",
   },
-  "kcm-img": { value: true, default: "kcm" },
-  "kcm-img-pol": { value: true, default: "Never" },
-  "conf-dir": { value: true, default: "/etc/kcm" },
-  "install-dir": { value: true, default: "/opt/bin" },
-  "interval": { value: true, default: "0" },
-  "heartbeat": { value: true, default: "300" },
-  "metrics-listen": { value: true },
-  "num-dp-cores": { value: true, default: "4" },
-  "num-cp-cores": { value: true, default: "1" },
-  "pool": { value: true },
-  "publish": { value: false },
-  "no-affinity": { value: false },
-  "timeout": { value: true, default: "600" },
-  "namespace": { value: true },
-};
+  "kcm-img": { kind: "string", default: "kcm" },
+  "kcm-img-pol": { kind: "string", default: "Never" },
+  "conf-dir": { kind: "string", default: "/etc/kcm" },
+  "install-dir": { kind: "string", default: "/opt/bin" },
+  "interval": { kind: "count", default: "0" },
+  "heartbeat": { kind: "count", default: "300" },
+  "metrics-listen": { kind: "string" },
+  "num-dp-cores": { kind: "count", default: "4" },
+  "num-cp-cores": { kind: "count", default: "1" },
+  "pool": { kind: "string" },
+  "publish": { kind: "flag" },
+  "no-affinity": { kind: "flag" },
+  "timeout": { kind: "count", default: "600", min: 1 },
+  "namespace": { kind: "string" },
+} as const satisfies Readonly<Record<string, OptionSpec>>;
 
-const ALLOWED: Readonly<Record<CommandName, readonly string[]>> = {
+/** A long option's full name. */
+export type OptionName = keyof typeof OPTIONS;
+
+/** The options each command takes: its typed option spec. */
+const COMMAND_OPTIONS = {
   "cluster-init": [
     "host-list",
     "all-hosts",
@@ -86,33 +97,113 @@ const ALLOWED: Readonly<Record<CommandName, readonly string[]>> = {
     "heartbeat",
     "metrics-listen",
   ],
+} as const satisfies Readonly<Record<CommandName, readonly OptionName[]>>;
+
+/** An option's value: flags boolean, counts number, strings string. */
+type OptionValue<S> = S extends { kind: "flag" } ? boolean
+  : S extends { kind: "count" } ? number
+  : S extends { default: string } ? string
+  : string | undefined;
+
+/** The typed options of command `C`: the given value, else the default. */
+export type OptionsOf<C extends CommandName> = {
+  readonly [N in typeof COMMAND_OPTIONS[C][number]]: OptionValue<
+    typeof OPTIONS[N]
+  >;
 };
+
+/** A parsed command line of command `C` (a union over every command). */
+export type Invocation<C extends CommandName = CommandName> = C extends
+  CommandName ? {
+    readonly kind: "command";
+    readonly command: C;
+    /** Every option the command takes: the given value, else its default. */
+    readonly options: OptionsOf<C>;
+    /** Positionals before `--` (isolate's `<command>`). */
+    readonly positionals: readonly string[];
+    /** Tokens after `--`, verbatim; undefined when there was no `--`. */
+    readonly rest: readonly string[] | undefined;
+  }
+  : never;
 
 /** What the user asked for. */
 export type CommandLine =
   | { readonly kind: "help" }
   | { readonly kind: "version" }
-  | {
-    readonly kind: "command";
-    readonly command: CommandName;
-    /** Every option the command takes: given value, else its default. */
-    readonly options: Readonly<Record<string, string | boolean | undefined>>;
-    /** Positionals before `--` (isolate's `<command>`). */
-    readonly positionals: readonly string[];
-    /** Tokens after `--`, verbatim; undefined when there was no `--`. */
-    readonly rest: readonly string[] | undefined;
-  };
+  | Invocation;
 
-function resolveName(given: string): string {
-  if (given in OPTIONS) return given;
+function isOptionName(name: string): name is OptionName {
+  return Object.hasOwn(OPTIONS, name);
+}
+
+function resolveName(given: string): OptionName {
+  if (isOptionName(given)) return given;
   const matches = Object.keys(OPTIONS).filter((n) => n.startsWith(given));
-  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 1) return matches[0] as OptionName;
   if (matches.length === 0) throw new UsageError(`Unknown option --${given}`);
   throw new UsageError(
     `--${given} is not a unique prefix: ${
       matches.map((m) => `--${m}`).join(", ")
     }?`,
   );
+}
+
+/** Reads a whole number option, rejecting anything else as a usage error. */
+export function parseCount(name: string, text: string, min = 0): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) < min) {
+    throw new UsageError(
+      `--${name} must be a whole number >= ${min}, got "${text}"`,
+    );
+  }
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) {
+    throw new UsageError(`--${name} is too large: "${text}"`);
+  }
+  return n;
+}
+
+/** The typed value of one option of a command, given or defaulted. */
+function optionValue(
+  name: OptionName,
+  given: string | boolean | undefined,
+): string | boolean | number | undefined {
+  const spec: OptionSpec = OPTIONS[name];
+  switch (spec.kind) {
+    case "flag":
+      return given === true;
+    case "count":
+      return parseCount(name, String(given ?? spec.default), spec.min);
+    case "string":
+      return typeof given === "string" ? given : spec.default;
+  }
+}
+
+function checkPositionals(
+  name: CommandName,
+  positionals: string[],
+  rest: string[] | undefined,
+): void {
+  if (name === "isolate") {
+    if (positionals.length === 0 && rest !== undefined && rest.length > 0) {
+      positionals.push(rest.shift()!);
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length === 0
+          ? "isolate needs a <command>"
+          : `isolate takes one <command>; put its arguments after "--": ${
+            positionals.join(" ")
+          }`,
+      );
+    }
+  } else {
+    if (positionals.length > 0) {
+      throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+    }
+    if (rest !== undefined) {
+      throw new UsageError(`"--" is only valid with isolate`);
+    }
+  }
 }
 
 /**
@@ -123,11 +214,13 @@ function resolveName(given: string): string {
  * import { parseCommandLine } from "./cli.ts";
  * import assert from "node:assert/strict";
  * const line = parseCommandLine(["init", "--conf", "/tmp/k", "--num-dp-cores=2"]);
- * assert.equal(line.kind === "command" && line.options["conf-dir"], "/tmp/k");
+ * assert.ok(line.kind === "command" && line.command === "init");
+ * assert.equal(line.options["conf-dir"], "/tmp/k");
+ * assert.equal(line.options["num-dp-cores"], 2);
  * ```
  */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
-  const given = new Map<string, string | boolean>();
+  const given = new Map<OptionName, string | boolean>();
   const positionals: string[] = [];
   let rest: string[] | undefined;
   let version = false;
@@ -145,11 +238,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     }
     if (token.startsWith("--")) {
       const eq = token.indexOf("=");
-      const rawName = eq < 0 ? token.slice(2) : token.slice(2, eq);
-      const name = resolveName(rawName);
-      const spec = OPTIONS[name]!;
+      const name = resolveName(eq < 0 ? token.slice(2) : token.slice(2, eq));
       let value: string | boolean;
-      if (!spec.value) {
+      if (OPTIONS[name].kind === "flag") {
         if (eq >= 0) {
           throw new UsageError(`--${name} must not have an argument`);
         }
@@ -178,52 +269,25 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     throw new UsageError(`Unknown command "${command}"`);
   }
   const name = command as CommandName;
-  const allowed = ALLOWED[name];
-  const options: Record<string, string | boolean | undefined> = {};
-  for (const option of allowed) {
-    const spec = OPTIONS[option]!;
-    options[option] = given.get(option) ?? (spec.value ? spec.default : false);
-  }
+  const allowed: readonly OptionName[] = COMMAND_OPTIONS[name];
   for (const option of given.keys()) {
     if (!allowed.includes(option)) {
       throw new UsageError(`--${option} is not an option of ${name}`);
     }
   }
-
-  if (name === "isolate") {
-    if (positionals.length === 0 && rest !== undefined && rest.length > 0) {
-      positionals.push(rest.shift()!);
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length === 0
-          ? "isolate needs a <command>"
-          : `isolate takes one <command>; put its arguments after "--": ${
-            positionals.join(" ")
-          }`,
-      );
-    }
-  } else {
-    if (positionals.length > 0) {
-      throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-    }
-    if (rest !== undefined) {
-      throw new UsageError(`"--" is only valid with isolate`);
-    }
+  checkPositionals(name, positionals, rest);
+  const options: Record<string, string | boolean | number | undefined> = {};
+  for (const option of allowed) {
+    options[option] = optionValue(option, given.get(option));
   }
-  return { kind: "command", command: name, options, positionals, rest };
-}
-
-/** Reads a whole number option, rejecting anything else as a usage error. */
-export function parseCount(name: string, text: string, min = 0): number {
-  if (!/^[0-9]+$/.test(text) || Number(text) < min) {
-    throw new UsageError(
-      `--${name} must be a whole number >= ${min}, got "${text}"`,
-    );
-  }
-  const n = Number(text);
-  if (!Number.isSafeInteger(n)) {
-    throw new UsageError(`--${name} is too large: "${text}"`);
-  }
-  return n;
+  // `options` holds exactly COMMAND_OPTIONS[name], each value made by
+  // optionValue() from its OPTIONS kind: the shape OptionsOf<name> names.
+  // TypeScript cannot follow a loop over a table, hence the cast.
+  return {
+    kind: "command",
+    command: name,
+    options,
+    positionals,
+    rest,
+  } as unknown as Invocation;
 }

@@ -1,9 +1,10 @@
 /**
- * The contract between `main.ts` and each `commands/<name>.ts` module:
- * a pure `parse` from the command line to options, and `run` with a host.
+ * The contract between `main.ts` and each `commands/<name>.ts` module: a
+ * pure `parse` from the typed command line (core/cli.ts) to the command's
+ * options, and `run` with a host.
  */
 
-import { parseCount } from "./cli.ts";
+import type { CommandName, Invocation } from "./cli.ts";
 import { UsageError } from "./errors.ts";
 import type { Host } from "./host.ts";
 import {
@@ -12,28 +13,14 @@ import {
   parseListenAddress,
 } from "./listen_address.ts";
 
-/** A parsed command line of one subcommand (see `core/cli.ts`). */
-export interface Invocation {
-  /** Every option of the command: given value, else its default. */
-  readonly options: Readonly<Record<string, string | boolean | undefined>>;
-  /** Positionals before `--`. */
-  readonly positionals: readonly string[];
-  /** Tokens after `--`, verbatim. */
-  readonly rest: readonly string[] | undefined;
-}
+export type { Invocation } from "./cli.ts";
 
-/** What every command module exports. */
-export interface CommandModule<O> {
-  /** Validates the invocation; throws `UsageError` on bad values. */
-  parse(invocation: Invocation): O;
+/** What the module of command `C` exports. */
+export interface CommandModule<C extends CommandName, O> {
+  /** Checks what the types cannot; throws `UsageError` on bad values. */
+  parse(invocation: Invocation<C>): O;
   /** Runs the command; resolves to the process exit status. */
   run(options: O, host: Host): Promise<number>;
-}
-
-/** The string value of an option that has a default or was required. */
-export function stringOption(invocation: Invocation, name: string): string {
-  const value = invocation.options[name];
-  return typeof value === "string" ? value : "";
 }
 
 /** The options `reconcile` and `node-report` share. */
@@ -48,19 +35,18 @@ export interface ReportOptions {
 }
 
 /**
- * Validates `--conf-dir`, `--publish`, `--interval`, `--heartbeat` and
- * `--metrics-listen` (refused without `--interval`: a one-shot run ends
- * before anyone could scrape it).
+ * `--conf-dir`, `--publish`, `--interval`, `--heartbeat` and
+ * `--metrics-listen` of a report command; the last is refused without
+ * `--interval` (a one-shot run ends before anyone could scrape it).
  */
-export function parseReportOptions(invocation: Invocation): ReportOptions {
-  const intervalSeconds = parseCount(
-    "interval",
-    stringOption(invocation, "interval"),
-  );
-  const listen = invocation.options["metrics-listen"];
+export function reportOptions(
+  invocation: Invocation<"reconcile" | "node-report">,
+): ReportOptions {
+  const { options } = invocation;
+  const listen = options["metrics-listen"];
   let metricsListen: ListenAddress | undefined;
-  if (typeof listen === "string") {
-    if (intervalSeconds === 0) {
+  if (listen !== undefined) {
+    if (options.interval === 0) {
       throw new UsageError(
         "--metrics-listen needs --interval: a one-shot run exits before it could be scraped",
       );
@@ -73,13 +59,10 @@ export function parseReportOptions(invocation: Invocation): ReportOptions {
     }
   }
   return {
-    confDir: stringOption(invocation, "conf-dir"),
-    publish: invocation.options.publish === true,
-    intervalSeconds,
-    heartbeatSeconds: parseCount(
-      "heartbeat",
-      stringOption(invocation, "heartbeat"),
-    ),
+    confDir: options["conf-dir"],
+    publish: options.publish,
+    intervalSeconds: options.interval,
+    heartbeatSeconds: options.heartbeat,
     metricsListen,
   };
 }

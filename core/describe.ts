@@ -1,9 +1,10 @@
 /**
- * The describe document (SPEC §2.6): a config snapshot as the JSON shape
- * the reference printed. Pure.
+ * The describe document: a config snapshot in the JSON shape the original
+ * tool printed (`path`, then each pool's `name`, `exclusive` and cpu lists
+ * with their `cpus` and `tasks`). Pure.
  */
 
-import type { ConfigState } from "./config_dir.ts";
+import type { ConfigState } from "./config_read.ts";
 import type { JsonValue } from "./json.ts";
 
 /** The describe JSON value of a config snapshot. */

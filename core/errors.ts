@@ -47,8 +47,35 @@ export class ProcfsError extends KcmError {}
 /** `/sys` (or `KCM_SYS_FS`) could not be read or made no sense. */
 export class SysfsError extends KcmError {}
 
-/** `sched_setaffinity`/`sched_getaffinity` failed. */
-export class AffinityError extends KcmError {}
+/** A file could not be replaced; `path` names it, `cause` says why. */
+export class FileWriteError extends KcmError {
+  /** The file that was to be written. */
+  readonly path: string;
+
+  constructor(path: string, cause: unknown) {
+    super(`Cannot write "${path}": ${osErrorReason(cause)}`, 1, { cause });
+    this.path = path;
+  }
+}
+
+/**
+ * sched_setaffinity(2) failed, or a mask read back is not the one set.
+ * `errno` is the C errno of the failed call (`ESRCH` = 3: the thread is
+ * gone), undefined when no call failed.
+ */
+export class AffinityError extends KcmError {
+  /** The errno of the failed call, if one failed. */
+  readonly errno: number | undefined;
+
+  constructor(
+    message: string,
+    errno?: number,
+    options: KcmErrorOptions = {},
+  ) {
+    super(message, 1, options);
+    this.errno = errno;
+  }
+}
 
 /** A pool has no free cpu list, or there are too few cores for a layout. */
 export class ResourceError extends KcmError {}
@@ -93,7 +120,8 @@ const OS_REASONS: Readonly<Record<string, string>> = {
 /**
  * A short, lower-case reason for an error, for messages of the form
  * `Cannot read "<file>": <reason>`: the errno's usual wording for OS
- * errors, the message for anything else.
+ * errors (for an errno not in kcm's table, Deno's wording without its
+ * ` (os error N): <call> '<path>'` tail), the message for anything else.
  *
  * @example
  * ```ts
@@ -106,8 +134,12 @@ const OS_REASONS: Readonly<Record<string, string>> = {
  */
 export function osErrorReason(error: unknown): string {
   const code = osErrorCode(error);
-  return (code !== undefined ? OS_REASONS[code] : undefined) ??
-    errorMessage(error);
+  if (code === undefined) return errorMessage(error);
+  const known = OS_REASONS[code];
+  if (known !== undefined) return known;
+  // "Too many open files (os error 24): open '/x'" -> "too many open files"
+  const short = errorMessage(error).replace(/\s*\(os error \d+\)[^]*$/, "");
+  return short.charAt(0).toLowerCase() + short.slice(1);
 }
 
 /**

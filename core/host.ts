@@ -75,7 +75,7 @@ export const systemClock: Clock = {
 };
 
 /** Parses `KCM_LOCK_TIMEOUT` (seconds, may be fractional) to milliseconds. */
-export function parseLockTimeout(text: string | undefined): number {
+function parseLockTimeout(text: string | undefined): number {
   if (text === undefined || text === "") return 30_000;
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds < 0 || text.trim() !== text) {

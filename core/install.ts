@@ -4,28 +4,28 @@
  * with a given Deno, the way `deno install` writes its shims.
  *
  * Side effects: creates the install directory if missing and replaces
- * `<dir>/kcm` atomically (temporary file in the same directory, fsync,
- * chmod 0755, rename over the target, fsync of the directory), so a running
- * `kcm` can be replaced and a failure leaves the old file, or nothing.
+ * `<dir>/kcm` atomically through core/atomic_write.ts (temporary file in
+ * the same directory, chmod 0755, fsync, rename over the target, fsync of
+ * the directory), so a running `kcm` can be replaced and a failure leaves
+ * the old file, or nothing.
  */
 
 import { joinPath } from "./paths.ts";
 import { fileURLToPath } from "node:url";
-import { KcmError } from "./errors.ts";
+import { replaceFileAtomic } from "./atomic_write.ts";
+import { FileWriteError, KcmError, osErrorReason } from "./errors.ts";
 
 /** Name of the installed file inside the install directory. */
-export const INSTALLED_NAME = "kcm";
+const INSTALLED_NAME = "kcm";
 
 /** Permissions of the installed file. */
-export const INSTALLED_MODE = 0o755;
-
-const TEMP_MARK = ".kcm-install-";
+const INSTALLED_MODE = 0o755;
 
 /**
  * Deno flags the launcher runs `main.ts` with (see docs/build.md): the
  * same permissions and V8 flags as `deno task compile` bakes in.
  */
-export const LAUNCHER_FLAGS = [
+const LAUNCHER_FLAGS = [
   "run",
   "--quiet",
   "--allow-all",
@@ -65,20 +65,10 @@ export function renderLauncher(denoPath: string, mainPath: string): string {
   ].join("\n");
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file or directory";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.NotADirectory) return "not a directory";
-  if (error instanceof Deno.errors.IsADirectory) return "is a directory";
-  const message = error instanceof Error ? error.message : String(error);
-  // "No space left on device (os error 28): open '...'" -> "no space left on device"
-  const short = message.replace(/\s*\(os error \d+\)[^]*$/, "");
-  return short.charAt(0).toLowerCase() + short.slice(1);
-}
-
 function installError(dir: string, error: unknown): KcmError {
+  const why = error instanceof FileWriteError ? error.cause : error;
   return new KcmError(
-    `Cannot install kcm to "${dir}": ${describeError(error)}`,
+    `Cannot install kcm to "${dir}": ${osErrorReason(why)}`,
     1,
     { cause: error },
   );
@@ -108,32 +98,18 @@ async function ensureDirectory(dir: string): Promise<void> {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
-}
-
 /**
- * Writes `<dir>/kcm` through a temporary file that `fill` writes, then
- * fsync, chmod, rename and fsync of `dir`. On failure the temporary file is
- * removed and the previous `<dir>/kcm`, if any, is untouched.
+ * Writes `<dir>/kcm` with what `fill` writes, through core/atomic_write.ts:
+ * created 0700, set to exactly 0755 once complete, fsynced, renamed, the
+ * directory fsynced. On failure the previous `<dir>/kcm`, if any, is
+ * untouched.
  */
-async function replaceAtomically(
+async function replaceInstalled(
   dir: string,
-  fill: (temp: string) => Promise<void>,
+  fill: (file: Deno.FsFile) => Promise<void>,
 ): Promise<string> {
   await ensureDirectory(dir);
   const target = joinPath(dir, INSTALLED_NAME);
-  const temp = joinPath(
-    dir,
-    `${TEMP_MARK}${INSTALLED_NAME}.${Deno.pid}.${
-      crypto.randomUUID().slice(0, 8)
-    }`,
-  );
   const existing = await Deno.lstat(target).catch(() => undefined);
   if (existing?.isDirectory) {
     throw new KcmError(
@@ -141,21 +117,21 @@ async function replaceAtomically(
     );
   }
   try {
-    await fill(temp);
-    await Deno.chmod(temp, INSTALLED_MODE);
-    const handle = await Deno.open(temp, { read: true, write: true });
-    try {
-      await handle.sync();
-    } finally {
-      handle.close();
-    }
-    await Deno.rename(temp, target);
-    await syncDirectory(dir);
+    await replaceFileAtomic(target, fill, {
+      mode: 0o700,
+      chmod: INSTALLED_MODE,
+    });
   } catch (error) {
-    await Deno.remove(temp).catch(() => {});
     throw installError(dir, error);
   }
   return target;
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await file.write(bytes.subarray(written));
+  }
 }
 
 /**
@@ -163,26 +139,13 @@ async function replaceAtomically(
  * `<dir>/kcm`. Returns the installed path.
  */
 export function installBinary(source: string, dir: string): Promise<string> {
-  return replaceAtomically(dir, async (temp) => {
-    // createNew: never follow a planted file or link at the temp name.
-    const file = await Deno.open(temp, {
-      write: true,
-      createNew: true,
-      mode: 0o700,
-    });
-    try {
-      using input = await Deno.open(source, { read: true });
-      const buffer = new Uint8Array(1 << 20);
-      for (;;) {
-        const n = await input.read(buffer);
-        if (n === null) break;
-        let written = 0;
-        while (written < n) {
-          written += await file.write(buffer.subarray(written, n));
-        }
-      }
-    } finally {
-      file.close();
+  return replaceInstalled(dir, async (file) => {
+    using input = await Deno.open(source, { read: true });
+    const buffer = new Uint8Array(1 << 20);
+    for (;;) {
+      const n = await input.read(buffer);
+      if (n === null) break;
+      await writeAll(file, buffer.subarray(0, n));
     }
   });
 }
@@ -201,22 +164,10 @@ export function installLauncher(
   dir: string,
 ): Promise<string> {
   const text = renderLauncher(target.denoPath, target.mainPath);
-  return replaceAtomically(dir, async (temp) => {
-    const file = await Deno.open(temp, {
-      write: true,
-      createNew: true,
-      mode: 0o700,
-    });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      let written = 0;
-      while (written < bytes.length) {
-        written += await file.write(bytes.subarray(written));
-      }
-    } finally {
-      file.close();
-    }
-  });
+  return replaceInstalled(
+    dir,
+    (file) => writeAll(file, new TextEncoder().encode(text)),
+  );
 }
 
 /** How the running kcm was started. */

@@ -4,7 +4,7 @@
  */
 
 /** Level names, most severe first. */
-export const LEVELS = [
+const LEVELS = [
   "CRITICAL",
   "ERROR",
   "WARNING",
@@ -17,13 +17,10 @@ export type Level = typeof LEVELS[number];
 
 /** Where log lines go. */
 export interface Logger {
-  readonly level: Level;
   error(message: string): void;
   warning(message: string): void;
   info(message: string): void;
   debug(message: string): void;
-  /** True when messages of `level` are written. */
-  enabled(level: Level): boolean;
 }
 
 /**
@@ -48,8 +45,6 @@ export function createLogger(
     if (enabled(l)) writeLine(`${l}:root:${message}\n`);
   };
   return {
-    level,
-    enabled,
     error: (m) => emit("ERROR", m),
     warning: (m) => emit("WARNING", m),
     info: (m) => emit("INFO", m),

@@ -3,13 +3,16 @@
  * argv (never through a shell), stdio inherited, the usual termination and
  * user signals forwarded, and its status turned into an exit code.
  *
- * Side effects: spawns a process and listens for signals while it runs.
+ * Side effects: spawns a process, reads its status from kcm's own procfs,
+ * and listens for signals while it runs.
  */
 
-import { SpawnError } from "./errors.ts";
+import type { CpuSet } from "./cpuset.ts";
+import { AffinityError, osErrorReason, SpawnError } from "./errors.ts";
+import { OWN_PROC_ROOT, readCpusAllowed } from "./procfs.ts";
 
 /** Signals forwarded from kcm to its child. */
-export const FORWARDED_SIGNALS = [
+const FORWARDED_SIGNALS = [
   "SIGTERM",
   "SIGINT",
   "SIGHUP",
@@ -55,7 +58,7 @@ const SIGNAL_NUMBERS: Record<string, number> = {
 };
 
 /** The shell convention for a status: the code, or 128+N for signal N. */
-export function exitCodeOf(status: Deno.CommandStatus): number {
+function exitCodeOf(status: Deno.CommandStatus): number {
   if (status.signal !== null) {
     return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
   }
@@ -68,14 +71,60 @@ export interface ChildSpec {
   readonly args: readonly string[];
   /** Extra variables on top of kcm's own environment. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The CPUs the child must start on. When given, its mask is read back
+   * right after the spawn (see {@linkcode startChild}).
+   */
+  readonly cpus?: CpuSet | undefined;
 }
 
 /**
  * Starts the child with inherited stdio. A command that cannot be started
  * gives a {@linkcode SpawnError}: 127 when not found, 126 when not
  * executable.
+ *
+ * With `spec.cpus`, the child's `Cpus_allowed_list` is read back from
+ * kcm's own procfs before anything else happens (a child that already
+ * exited is still a zombie there: Deno reaps it only once kcm yields). A
+ * child that may run on any CPU outside `spec.cpus` is killed (SIGKILL)
+ * and an {@linkcode AffinityError} thrown: kcm promised a mask and did not
+ * deliver it. A mask inside `spec.cpus` is accepted, since a workload may
+ * narrow its own mask as soon as it starts.
  */
 export function startChild(spec: ChildSpec): Deno.ChildProcess {
+  const child = spawn(spec);
+  if (spec.cpus !== undefined) checkChildCpus(child, spec.command, spec.cpus);
+  return child;
+}
+
+function checkChildCpus(
+  child: Deno.ChildProcess,
+  command: string,
+  cpus: CpuSet,
+): void {
+  let actual: CpuSet | null;
+  try {
+    actual = readCpusAllowed(OWN_PROC_ROOT, child.pid);
+  } catch (error) {
+    killQuietly(child);
+    throw error;
+  }
+  if (actual === null || actual.difference(cpus).isEmpty()) return;
+  killQuietly(child);
+  throw new AffinityError(
+    `Command "${command}" (pid ${child.pid}) started on CPUs ${actual}, not within ${cpus}; killed it`,
+  );
+}
+
+function killQuietly(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+function spawn(spec: ChildSpec): Deno.ChildProcess {
   try {
     return new Deno.Command(spec.command, {
       args: [...spec.args],
@@ -102,9 +151,7 @@ export function startChild(spec: ChildSpec): Deno.ChildProcess {
       );
     }
     throw new SpawnError(
-      `Cannot run "${spec.command}": ${
-        error instanceof Error ? error.message : String(error)
-      }`,
+      `Cannot run "${spec.command}": ${osErrorReason(error)}`,
       126,
       { cause: error },
     );

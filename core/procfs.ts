@@ -7,13 +7,14 @@
 
 import { joinPath } from "./paths.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
-import { ProcfsError } from "./errors.ts";
+import { osErrorReason, ProcfsError } from "./errors.ts";
 
-function reason(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  return error instanceof Error ? error.message : String(error);
-}
+/**
+ * kcm's own procfs, whatever `KCM_PROC_FS` says: the pids of kcm's children
+ * and thread ids of kcm's threads belong to kcm's pid namespace, which in a
+ * pod is not the host's.
+ */
+export const OWN_PROC_ROOT = "/proc";
 
 /**
  * kcm's own pid as the procfs root sees it: the first field of
@@ -25,7 +26,7 @@ export function readSelfPid(procRoot: string): number {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new ProcfsError(`Cannot read "${file}": ${reason(error)}`, 1, {
+    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
       cause: error,
       hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
     });
@@ -41,7 +42,7 @@ export function readSelfPid(procRoot: string): number {
  * Parses the `Cpus_allowed_list` line of a `/proc/<pid>/status` text;
  * undefined when the line is absent.
  */
-export function parseCpusAllowed(status: string): CpuSet | undefined {
+function parseCpusAllowed(status: string): CpuSet | undefined {
   const key = "Cpus_allowed_list";
   for (
     let at = status.indexOf(key);
@@ -74,7 +75,7 @@ export function readCpusAllowed(procRoot: string, pid: number): CpuSet | null {
     text = Deno.readTextFileSync(file);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !exists(dir)) return null;
-    throw new ProcfsError(`Cannot read "${file}": ${reason(error)}`, 1, {
+    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
       cause: error,
     });
   }
@@ -83,7 +84,7 @@ export function readCpusAllowed(procRoot: string, pid: number): CpuSet | null {
     cpus = parseCpusAllowed(text);
   } catch (error) {
     throw new ProcfsError(
-      `Cannot parse Cpus_allowed_list in "${file}": ${reason(error)}`,
+      `Cannot parse Cpus_allowed_list in "${file}": ${osErrorReason(error)}`,
       1,
       { cause: error },
     );
@@ -100,24 +101,32 @@ function exists(path: string): boolean {
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
-    throw new ProcfsError(`Cannot check "${path}": ${reason(error)}`, 1, {
-      cause: error,
-    });
+    throw new ProcfsError(
+      `Cannot check "${path}": ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
 /** The pids that have an entry in the procfs root. */
-export function listPids(procRoot: string): Set<number> {
+function listPids(procRoot: string): Set<number> {
   const pids = new Set<number>();
   try {
     for (const entry of Deno.readDirSync(procRoot)) {
       if (/^[1-9][0-9]*$/.test(entry.name)) pids.add(Number(entry.name));
     }
   } catch (error) {
-    throw new ProcfsError(`Cannot list "${procRoot}": ${reason(error)}`, 1, {
-      cause: error,
-      hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
-    });
+    throw new ProcfsError(
+      `Cannot list "${procRoot}": ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+        hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
+      },
+    );
   }
   return pids;
 }
@@ -151,7 +160,9 @@ export function readHugePagesFree(procRoot: string): number | undefined {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new ProcfsError(`Cannot read ${file}`, 1, { cause: error });
+    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
+      cause: error,
+    });
   }
   const line = text.split("\n").find((l) => l.startsWith("HugePages_Free"));
   return line === undefined ? undefined : Number(line.split(":")[1]?.trim());

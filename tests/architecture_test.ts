@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "./_helpers/run_cli.ts";
+import { COMMANDS } from "../core/cli.ts";
 
 /** Modules that must stay pure: data in, data out, no `Deno.` access. */
 const PURE = [
@@ -9,7 +10,11 @@ const PURE = [
   "core/cli.ts",
   "core/usage.ts",
   "core/log.ts",
-  "core/reports.ts",
+  "core/config_paths.ts",
+  "core/paths.ts",
+  "core/node_checks.ts",
+  "core/reconcile_plan.ts",
+  "core/task_masks.ts",
   "core/describe.ts",
   "core/topology.ts",
   "core/layout.ts",
@@ -83,21 +88,72 @@ Deno.test("only main.ts calls Deno.exit", async () => {
   }
 });
 
-Deno.test("isolate's start-up path loads no Kubernetes or YAML code", async () => {
+interface GraphModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string } }[];
+}
+
+/**
+ * The modules `deno run <file>` reads before it runs anything: every module
+ * reachable through code imports, static or dynamic with a literal
+ * specifier (Deno walks those too), not through type-only ones. Paths are
+ * relative to the repository; npm packages keep their `npm:` specifier.
+ */
+async function startupModules(file: string): Promise<string[]> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "commands/isolate.ts"],
+    args: ["info", "--json", file],
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
   const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
-    modules: { specifier: string }[];
+    roots: string[];
+    modules: GraphModule[];
   };
-  const specifiers = graph.modules.map((m) => m.specifier);
-  assert.ok(specifiers.some((s) => s.endsWith("/core/config_dir.ts")));
-  const heavy = specifiers.filter((s) =>
-    s.includes("/core/k8s/") || s.startsWith("npm:") || s.includes("yaml")
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const walk = (specifier: string) => {
+    if (seen.has(specifier)) return;
+    seen.add(specifier);
+    for (const dep of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dep.code !== undefined) walk(dep.code.specifier);
+    }
+  };
+  graph.roots.forEach(walk);
+  const root = `file://${REPO_ROOT}/`;
+  return [...seen].map((s) => s.startsWith(root) ? s.slice(root.length) : s)
+    .sort();
+}
+
+Deno.test("isolate's start-up path loads no Kubernetes or YAML code", async () => {
+  // Deno follows static and literal dynamic imports before running
+  // anything, so this is everything `kcm isolate` makes Deno read.
+  const modules = await startupModules("main.ts");
+  assert.ok(modules.includes("commands/isolate.ts"));
+  assert.ok(modules.includes("core/config_read.ts"));
+  const heavy = modules.filter((s) =>
+    s.startsWith("core/k8s/") || s.startsWith("npm:") || s.includes("yaml")
   );
   assert.deepEqual(heavy, []);
+  const otherCommands = modules.filter((s) =>
+    s.startsWith("commands/") && s !== "commands/isolate.ts"
+  );
+  assert.deepEqual(otherCommands, [], "other commands load on demand");
+});
+
+Deno.test("loadCommand() loads every command's module", async () => {
+  const { loadCommand } = await import("../main.ts");
+  for (const name of COMMANDS) {
+    const module = await loadCommand(name);
+    assert.equal(typeof module.parse, "function", name);
+    assert.equal(typeof module.run, "function", name);
+  }
+});
+
+Deno.test("deno task compile includes the commands main.ts loads on demand", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(join(REPO_ROOT, "deno.json")),
+  ) as { tasks: { compile: string } };
+  assert.match(config.tasks.compile, /\s--include commands\/\s/);
 });

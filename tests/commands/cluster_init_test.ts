@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { parse } from "../../commands/cluster_init.ts";
-import { parseCommandLine } from "../../core/cli.ts";
+import { type Invocation, parseCommandLine } from "../../core/cli.ts";
 import { daemonSetNodes } from "../../core/k8s/workloads.ts";
 import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
 import { REPORT_CRDS } from "../_helpers/report_api.ts";
@@ -27,7 +27,7 @@ const SYSFS = `${REPO_ROOT}/tests/fixtures/sysfs`;
 function invocation(args: string[]) {
   const line = parseCommandLine(["cluster-init", ...args]);
   assert.equal(line.kind, "command");
-  return line as Exclude<typeof line, { kind: "help" | "version" }>;
+  return line as Invocation<"cluster-init">;
 }
 
 Deno.test("parse() of cluster-init accepts the seed's defaults", () => {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { assertGolden } from "../_helpers/golden.ts";
+import {
+  cannotConfine,
+  kcmArgv,
+  readOnlyMount,
+  runArgv,
+  skipUnless,
+} from "../_helpers/confine.ts";
 import { runKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, snapshotTree } from "../_helpers/temp_config_dir.ts";
 
@@ -31,11 +38,32 @@ Deno.test("kcm describe prints the reference JSON byte for byte", async () => {
   });
 });
 
-Deno.test("kcm describe works on a read-only lock file (shared lock)", async () => {
-  await using config = await makeConfigDir(REFERENCE_OK);
-  await Deno.chmod(join(config.confDir, "lock"), 0o444);
-  const result = await runKcm(["describe", `--conf-dir=${config.confDir}`]);
-  assert.equal(result.code, 0, result.stderr);
+const READ_ONLY = "kcm describe works on a read-only mount (shared lock)";
+Deno.test({
+  name: READ_ONLY,
+  ignore: skipUnless(READ_ONLY, cannotConfine),
+  async fn() {
+    await using config = await makeConfigDir(REFERENCE_OK);
+    const conf = `--conf-dir=${config.confDir}`;
+    const expected = await runKcm(["describe", conf]);
+    const readOnly = readOnlyMount(config.confDir);
+    const result = await runArgv([...readOnly, ...kcmArgv(["describe", conf])]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    assert.equal(result.stdout, expected.stdout);
+    // The mount is read-only indeed: a writer cannot even open the lock.
+    const writer = await runArgv([
+      ...readOnly,
+      ...kcmArgv(["isolate", conf, "--pool=infra", "true"]),
+    ]);
+    assert.equal(writer.code, 1);
+    assert.equal(
+      writer.stderr,
+      `kcm: error: Cannot open lock file "${
+        join(config.confDir, "lock")
+      }": read-only file system\n`,
+    );
+  },
 });
 
 Deno.test("kcm describe on a bad config dir: one clear line, exit 1, nothing changed", async () => {

@@ -4,6 +4,7 @@ import { installKcm, parse } from "../../commands/install.ts";
 import { UsageError } from "../../core/errors.ts";
 import { installLauncher } from "../../core/install.ts";
 import { MAIN_TS, REPO_ROOT, runFile, runKcm } from "../_helpers/run_cli.ts";
+import { cannotConfine, skipUnless } from "../_helpers/confine.ts";
 import { listNames, makeConfigDir } from "../_helpers/temp_config_dir.ts";
 
 const decoder = new TextDecoder();
@@ -25,6 +26,8 @@ function assertOneErrorLine(stderr: string, pattern: RegExp): void {
 
 Deno.test("parse() takes --install-dir and rejects an empty one", () => {
   const invocation = (dir: string) => ({
+    kind: "command" as const,
+    command: "install" as const,
     options: { "install-dir": dir },
     positionals: [],
     rest: undefined,
@@ -236,14 +239,18 @@ async function worldReadable(path: string): Promise<boolean> {
 }
 
 const SETPRIV = "/usr/bin/setpriv";
-const canDropRoot = Deno.uid() === 0 &&
-  (await Deno.stat(SETPRIV).catch(() => null)) !== null &&
-  await worldReadable(MAIN_TS) && await worldReadable(Deno.execPath());
+const NOBODY_CANNOT_WRITE =
+  "kcm install as a user who cannot write the directory: permission denied";
+const cannotDropRoot = cannotConfine ??
+  (!(await worldReadable(MAIN_TS))
+    ? `uid 65534 cannot read ${MAIN_TS}`
+    : !(await worldReadable(Deno.execPath()))
+    ? `uid 65534 cannot run ${Deno.execPath()}`
+    : undefined);
 
 Deno.test({
-  name:
-    "kcm install as a user who cannot write the directory: permission denied",
-  ignore: !canDropRoot,
+  name: NOBODY_CANNOT_WRITE,
+  ignore: skipUnless(NOBODY_CANNOT_WRITE, cannotDropRoot),
   async fn() {
     await using tmp = await tempDir();
     const root = tmp.path;
@@ -285,27 +292,12 @@ Deno.test({
 // ENOSPC: a 64 KiB tmpfs, filled up, in a private mount namespace so that
 // nothing stays mounted whatever happens to the test.
 const UNSHARE = "/usr/bin/unshare";
-async function probeMount(): Promise<boolean> {
-  if (Deno.uid() !== 0 || !(await Deno.stat(UNSHARE).catch(() => null))) {
-    return false;
-  }
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = await new Deno.Command(UNSHARE, {
-      args: ["--mount", "sh", "-c", `mount -t tmpfs -o size=64k none '${dir}'`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-const canMount = await probeMount();
+const FULL_DISK =
+  "kcm install on a full filesystem: no space left, nothing half-written";
 
 Deno.test({
-  name: "kcm install on a full filesystem: no space left, nothing half-written",
-  ignore: !canMount,
+  name: FULL_DISK,
+  ignore: skipUnless(FULL_DISK, cannotConfine),
   async fn() {
     await using tmp = await tempDir();
     const root = tmp.path;

@@ -356,6 +356,19 @@ Deno.test("isolate refuses a malformed config directory with one line, changing 
   }
 });
 
+Deno.test("isolate on a list of CPUs that are not online fails with EINVAL, gives the list back, runs nothing", async () => {
+  await using conf = await makeConfigDir(onePool({ "8190-8191": "" }));
+  const marker = join(conf.root, "ran");
+  const result = await runKcm(isolate(conf, "p", ["touch", marker]));
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /^kcm: error: sched_setaffinity\(\d+, 8190-8191\) failed: EINVAL \(no CPU of the set is online and allowed for kcm\)\n$/,
+  );
+  assert.equal(await conf.tasks("p", "8190-8191"), "");
+  await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
+});
+
 Deno.test("isolate fails cleanly when KCM_PROC_FS has no self/stat", async () => {
   await using conf = await makeConfigDir(onePool({ "0": "" }));
   const before = await snapshotTree(conf.confDir);

@@ -1,29 +1,40 @@
 import assert from "node:assert/strict";
-import { parseCommandLine, parseCount } from "../../core/cli.ts";
+import {
+  type CommandName,
+  type Invocation,
+  parseCommandLine,
+  parseCount,
+} from "../../core/cli.ts";
 import { UsageError } from "../../core/errors.ts";
 
-function command(argv: string[]) {
+/** Parses `argv`, which must name command `name`. */
+function command<C extends CommandName>(
+  name: C,
+  argv: string[],
+): Invocation<C> {
   const line = parseCommandLine(argv);
-  assert.equal(line.kind, "command");
-  return line as Extract<typeof line, { kind: "command" }>;
+  assert.equal(line.kind === "command" && line.command, name);
+  return line as Invocation<C>;
 }
 
 Deno.test("parseCommandLine() fills the seed's defaults", () => {
-  const init = command(["init"]);
+  const init = command("init", ["init"]);
   assert.deepEqual(init.options, {
     "conf-dir": "/etc/kcm",
-    "num-dp-cores": "4",
-    "num-cp-cores": "1",
+    "num-dp-cores": 4,
+    "num-cp-cores": 1,
   });
-  assert.deepEqual(command(["reconcile"]).options, {
+  assert.deepEqual(command("reconcile", ["reconcile"]).options, {
     "conf-dir": "/etc/kcm",
     publish: false,
-    interval: "0",
-    heartbeat: "300",
+    interval: 0,
+    heartbeat: 300,
     "metrics-listen": undefined,
   });
-  assert.deepEqual(command(["install"]).options, { "install-dir": "/opt/bin" });
-  const clusterInit = command(["cluster-init", "--all-hosts"]);
+  assert.deepEqual(command("install", ["install"]).options, {
+    "install-dir": "/opt/bin",
+  });
+  const clusterInit = command("cluster-init", ["cluster-init", "--all-hosts"]);
   assert.equal(
     clusterInit.options["kcm-cmd-list"],
     "init,reconcile,install,discover,nodereport",
@@ -35,23 +46,29 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
 
 Deno.test("parseCommandLine() takes --opt=value, --opt value and prefixes", () => {
   assert.equal(
-    command(["describe", "--conf-dir=/a"]).options["conf-dir"],
+    command("describe", ["describe", "--conf-dir=/a"]).options["conf-dir"],
     "/a",
   );
   assert.equal(
-    command(["describe", "--conf-dir", "/b"]).options["conf-dir"],
+    command("describe", ["describe", "--conf-dir", "/b"]).options["conf-dir"],
     "/b",
   );
-  assert.equal(command(["describe", "--conf=/c"]).options["conf-dir"], "/c");
   assert.equal(
-    command(["--conf-dir=/d", "describe"]).options["conf-dir"],
+    command("describe", ["describe", "--conf=/c"]).options["conf-dir"],
+    "/c",
+  );
+  assert.equal(
+    command("describe", ["--conf-dir=/d", "describe"]).options["conf-dir"],
     "/d",
   );
-  assert.equal(command(["init", "--num-dp=2"]).options["num-dp-cores"], "2");
+  assert.equal(
+    command("init", ["init", "--num-dp=2"]).options["num-dp-cores"],
+    2,
+  );
 });
 
 Deno.test("parseCommandLine() passes everything after -- verbatim to isolate", () => {
-  const line = command([
+  const line = command("isolate", [
     "isolate",
     "--pool=infra",
     "sleep",
@@ -65,7 +82,14 @@ Deno.test("parseCommandLine() passes everything after -- verbatim to isolate", (
   assert.deepEqual(line.rest, ["--help", "-x", "--", "a b"]);
   assert.equal(line.options.pool, "infra");
   assert.equal(line.options["no-affinity"], false);
-  const early = command(["isolate", "--pool", "infra", "--", "echo", "hi"]);
+  const early = command("isolate", [
+    "isolate",
+    "--pool",
+    "infra",
+    "--",
+    "echo",
+    "hi",
+  ]);
   assert.deepEqual(early.positionals, ["echo"]);
   assert.deepEqual(early.rest, ["hi"]);
 });
@@ -103,6 +127,16 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
       /put its arguments after "--"/,
     ],
     [["init", "--conf-dir=a", "--conf-dir=b"], /given twice/],
+    // Values are typed here, once: counts are whole numbers.
+    [
+      ["init", "--num-dp-cores=x"],
+      /--num-dp-cores must be a whole number >= 0, got "x"/,
+    ],
+    [["reconcile", "--interval=-1"], /--interval must be a whole number >= 0/],
+    [
+      ["cluster-init", "--all-hosts", "--timeout=0"],
+      /--timeout must be a whole number >= 1, got "0"/,
+    ],
   ];
   for (const [argv, message] of cases) {
     assert.throws(

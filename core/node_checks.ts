@@ -1,89 +1,14 @@
 /**
- * The reconcile report (SPEC §5.1) and the node report (SPEC §5.2 plus
- * kcm's own checks), built from a config snapshot and what was observed
- * of the processes and CPUs. Pure: the gathering is the commands' job.
+ * The node report's checks, each a list of error lines from a config
+ * snapshot and what was observed of the CPUs and processes, and the
+ * report document they make. The original tool's report had the overlap
+ * check; the others are kcm's. Pure: the gathering is the command's job.
  */
 
-import type { ConfigState } from "./config_dir.ts";
-import { type CpuSet, parseCpuList } from "./cpuset.ts";
+import type { ConfigState } from "./config_read.ts";
+import type { CpuSet } from "./cpuset.ts";
 import type { JsonValue } from "./json.ts";
-
-/**
- * What procfs said of a recorded pid: the CPUs it may run on, or null
- * when the process no longer exists.
- */
-export type PidObservation = CpuSet | null;
-
-/** One task that is no longer running: its list can be given back. */
-export interface ReclaimedTask {
-  readonly pool: string;
-  readonly cpus: string;
-  readonly pid: number;
-}
-
-/** The reconcile plan: what to report and which pids to drop from where. */
-export interface ReconcilePlan {
-  readonly report: JsonValue;
-  readonly reclaimed: readonly ReclaimedTask[];
-}
-
-/** Every distinct pid recorded anywhere in the config. */
-export function recordedPids(state: ConfigState): number[] {
-  const pids = new Set<number>();
-  for (const pool of state.pools) {
-    for (const list of pool.cpuLists) {
-      for (const pid of list.tasks) pids.add(pid);
-    }
-  }
-  return [...pids];
-}
-
-function byPid<T extends { pid: number }>(entries: T[]): T[] {
-  return entries.sort((a, b) => a.pid - b.pid); // stable since ES2019
-}
-
-/**
- * Builds the reconcile report: dead pids are reclaimed, live pids whose
- * CPU mask differs from their list are reported as mismatched.
- */
-export function planReconcile(
-  state: ConfigState,
-  observed: ReadonlyMap<number, PidObservation>,
-): ReconcilePlan {
-  const reclaimed: ReclaimedTask[] = [];
-  const mismatched: {
-    actualCpus: number[];
-    cpus: string;
-    pid: number;
-    pool: string;
-  }[] = [];
-  for (const pool of state.pools) {
-    for (const list of pool.cpuLists) {
-      const cpus = parseCpuList(list.name);
-      for (const pid of list.tasks) {
-        const actual = observed.get(pid);
-        if (actual === undefined) continue;
-        if (actual === null) {
-          reclaimed.push({ cpus: list.name, pid, pool: pool.name });
-        } else if (!actual.equals(cpus)) {
-          mismatched.push({
-            actualCpus: actual.toArray(),
-            cpus: list.name,
-            pid,
-            pool: pool.name,
-          });
-        }
-      }
-    }
-  }
-  return {
-    report: {
-      mismatchedCpuMasks: byPid(mismatched),
-      reclaimedCpuLists: byPid([...reclaimed]).map((r) => ({ ...r })),
-    },
-    reclaimed,
-  };
-}
+import { findMaskMismatches, type PidObservation } from "./task_masks.ts";
 
 /** One check of the node report. */
 export interface CheckResult {
@@ -91,7 +16,8 @@ export interface CheckResult {
   readonly errors: readonly string[];
 }
 
-function check(errors: string[]): CheckResult {
+/** A check with these errors: ok when there are none. */
+export function checkResult(errors: readonly string[]): CheckResult {
   return { ok: errors.length === 0, errors };
 }
 
@@ -107,10 +33,13 @@ function pythonList(cpus: CpuSet): string {
  *
  * @example
  * ```ts
- * import { findOverlaps } from "./reports.ts";
+ * import { findOverlaps } from "./node_checks.ts";
+ * import { parseCpuList } from "./cpuset.ts";
  * import assert from "node:assert/strict";
- * const state = { path: "x", pools: [{ name: "a", exclusive: false, cpuLists: [
- *   { name: "0-3", tasks: [] }, { name: "2,3", tasks: [] } ] }] };
+ * const list = (name: string) => ({ name, cpus: parseCpuList(name), tasks: [] });
+ * const state = { path: "x", pools: [
+ *   { name: "a", exclusive: false, cpuLists: [list("0-3"), list("2,3")] },
+ * ] };
  * assert.deepEqual(findOverlaps(state), [
  *   "CPU list overlap detected in a:0-3 and a:2,3 (in both: [2, 3])",
  * ]);
@@ -120,10 +49,7 @@ export function findOverlaps(state: ConfigState): string[] {
   const lists: { label: string; cpus: CpuSet }[] = [];
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
-      lists.push({
-        label: `${pool.name}:${list.name}`,
-        cpus: parseCpuList(list.name),
-      });
+      lists.push({ label: `${pool.name}:${list.name}`, cpus: list.cpus });
     }
   }
   const owners = new Map<number, number[]>();
@@ -154,26 +80,14 @@ export function findOverlaps(state: ConfigState): string[] {
   });
 }
 
-/** Live tasks whose CPU mask is not their list's CPUs. */
+/** Live tasks whose CPU mask is not their list's CPUs, as error lines. */
 export function findAffinityDrift(
   state: ConfigState,
   observed: ReadonlyMap<number, PidObservation>,
 ): string[] {
-  const errors: string[] = [];
-  for (const pool of state.pools) {
-    for (const list of pool.cpuLists) {
-      const cpus = parseCpuList(list.name);
-      for (const pid of list.tasks) {
-        const actual = observed.get(pid);
-        if (actual && !actual.equals(cpus)) {
-          errors.push(
-            `Task ${pid} in ${pool.name}:${list.name} may run on CPUs ${actual}, not ${cpus}`,
-          );
-        }
-      }
-    }
-  }
-  return errors;
+  return findMaskMismatches(state, observed).map((m) =>
+    `Task ${m.pid} in ${m.pool}:${m.list.name} may run on CPUs ${m.actual}, not ${m.list.cpus}`
+  );
 }
 
 /** Lists naming CPUs that are offline or absent. */
@@ -181,7 +95,7 @@ export function findOfflineCpus(state: ConfigState, online: CpuSet): string[] {
   const errors: string[] = [];
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
-      const missing = parseCpuList(list.name).difference(online);
+      const missing = list.cpus.difference(online);
       if (!missing.isEmpty()) {
         errors.push(
           `CPU list ${pool.name}:${list.name} names CPUs ${missing} that are offline or absent`,
@@ -205,7 +119,7 @@ export function findSplitCores(
   for (const pool of state.pools) {
     if (!pool.exclusive) continue;
     for (const list of pool.cpuLists) {
-      const cpus = parseCpuList(list.name);
+      const cpus = list.cpus;
       const missing = new Set<number>();
       for (const cpu of cpus.toArray()) {
         for (const sibling of coreOf(cpu)?.toArray() ?? []) {
@@ -239,5 +153,3 @@ export function nodeReport(input: NodeReportInput): JsonValue {
   }
   return { checks, description: input.description };
 }
-
-export { check as checkResult };

@@ -1,0 +1,175 @@
+/**
+ * Replacing files atomically: the new content goes to a temporary file
+ * beside the target (`.kcm-tmp-<name>.<pid>.<random>`, created exclusively
+ * so a planted file or link is never followed), which is then renamed over
+ * the target. A reader sees the old content or the new, never a mix, and a
+ * failure leaves the old file (or none) and no temporary file.
+ *
+ * Durability is a choice of the caller: a durable write also fsyncs the
+ * temporary file before the rename and the directory after it, so the new
+ * content survives a power loss. The config directory's tasks files are
+ * written without it (core/config_write.ts says why); installed binaries
+ * with it.
+ *
+ * Side effects: creates, writes, renames and removes files in the target's
+ * directory.
+ */
+
+import { baseName, dirName, joinPath } from "./paths.ts";
+import { FileWriteError } from "./errors.ts";
+
+/** How a file is written. */
+export interface AtomicWriteOptions {
+  /** Permission bits of the new file (default 0o644); the umask applies. */
+  readonly mode?: number;
+  /** Exact permission bits to set before the rename (the umask ignored). */
+  readonly chmod?: number;
+  /**
+   * Fsync the file before the rename and its directory after it (default
+   * true). Without it the rename is still atomic, but a power loss may
+   * bring back the old content.
+   */
+  readonly durable?: boolean;
+}
+
+/** A file and its new content. */
+export interface FileContent {
+  readonly path: string;
+  readonly data: string;
+}
+
+const TEMP_MARK = ".kcm-tmp-";
+const encoder = new TextEncoder();
+
+/** True for the name of a temporary file a writer creates (or left). */
+export function isTempName(name: string): boolean {
+  return name.startsWith(TEMP_MARK);
+}
+
+/**
+ * A fresh temporary name beside `path`. The random part only keeps apart
+ * writers that share a pid (one that died, one that reused its pid), and an
+ * exclusive create guards against anything planted there, so Math.random
+ * serves: the first crypto.randomUUID() of a process costs a tenth of a
+ * millisecond of `isolate`'s start-up.
+ */
+function tempPathFor(path: string): string {
+  const suffix = Math.random().toString(36).slice(2, 10).padEnd(8, "0");
+  return joinPath(
+    dirName(path),
+    `${TEMP_MARK}${baseName(path)}.${Deno.pid}.${suffix}`,
+  );
+}
+
+function createTemp(temp: string, mode: number): Deno.FsFile {
+  return Deno.openSync(temp, { write: true, createNew: true, mode });
+}
+
+function writeAllSync(file: Deno.FsFile, data: string): void {
+  const bytes = encoder.encode(data);
+  let written = 0;
+  while (written < bytes.length) {
+    written += file.writeSync(bytes.subarray(written));
+  }
+}
+
+function syncDirectorySync(dir: string): void {
+  using handle = Deno.openSync(dir, { read: true });
+  handle.syncSync();
+}
+
+async function syncPath(path: string): Promise<void> {
+  using file = await Deno.open(path, { read: true });
+  await file.sync();
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Never created, or consumed by the rename.
+  }
+}
+
+/**
+ * Replaces `path` with `data`, synchronously: kcm calls it under the config
+ * lock, where nothing else is waiting. Throws {@linkcode FileWriteError}.
+ */
+export function writeFileAtomic(
+  path: string,
+  data: string,
+  options: AtomicWriteOptions = {},
+): void {
+  const durable = options.durable ?? true;
+  const temp = tempPathFor(path);
+  try {
+    {
+      using file = createTemp(temp, options.mode ?? 0o644);
+      writeAllSync(file, data);
+      if (options.chmod !== undefined) Deno.chmodSync(temp, options.chmod);
+      if (durable) file.syncSync();
+    }
+    Deno.renameSync(temp, path);
+    if (durable) syncDirectorySync(dirName(path));
+  } catch (error) {
+    removeQuietly(temp);
+    throw new FileWriteError(path, error);
+  }
+}
+
+/**
+ * Replaces several files, none durably: every new content is written to
+ * its temporary file first, and only when all are written are they
+ * renamed into place, so a failure to write (a full disk, say) changes no
+ * file of the batch. Throws {@linkcode FileWriteError} naming the file it
+ * failed on.
+ */
+export function writeFilesAtomic(files: readonly FileContent[]): void {
+  const temps = files.map((f) => ({ ...f, temp: tempPathFor(f.path) }));
+  let failed = "";
+  try {
+    for (const f of temps) {
+      failed = f.path;
+      using file = createTemp(f.temp, 0o644);
+      writeAllSync(file, f.data);
+    }
+    for (const f of temps) {
+      failed = f.path;
+      Deno.renameSync(f.temp, f.path);
+    }
+  } catch (error) {
+    for (const f of temps) removeQuietly(f.temp);
+    throw new FileWriteError(failed, error);
+  }
+}
+
+/**
+ * Replaces `path` with whatever `fill` writes to the open temporary file
+ * (for content too big to hold in memory, such as an executable). Async,
+ * for commands with nothing else to do. Throws {@linkcode FileWriteError}.
+ */
+export async function replaceFileAtomic(
+  path: string,
+  fill: (file: Deno.FsFile) => Promise<void>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const durable = options.durable ?? true;
+  const temp = tempPathFor(path);
+  try {
+    {
+      using file = await Deno.open(temp, {
+        write: true,
+        createNew: true,
+        mode: options.mode ?? 0o644,
+      });
+      await fill(file);
+      if (options.chmod !== undefined) await Deno.chmod(temp, options.chmod);
+      if (durable) await file.sync();
+    }
+    await Deno.rename(temp, path);
+    if (durable) await syncPath(dirName(path));
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw new FileWriteError(path, error);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Changing the `tasks` files of an existing config directory: recording a
+ * pid, removing one, and clearing the temporary files a killed writer left.
+ * Call every function here under the exclusive config lock.
+ *
+ * Side effects: replaces `tasks` files atomically (core/atomic_write.ts) and
+ * removes stale temporary files, below the directory it is given.
+ *
+ * Tasks files are replaced by rename but not fsynced, on purpose. A tasks
+ * file names live processes. If kcm itself crashes, the rename has either
+ * happened or not, and the file is whole either way. If the machine loses
+ * power, every process the file names dies with it, and no pid survives a
+ * reboot: a tasks file brought back older by the crash names dead pids
+ * either way, and `kcm reconcile` frees them. An fsync would buy nothing
+ * that the rename does not, and cost `isolate` two disk flushes on its
+ * start-up path (measured in bench/README.md). `init`, which writes the
+ * pools themselves, does fsync everything.
+ */
+
+import { joinPath } from "./paths.ts";
+import {
+  isTempName,
+  writeFileAtomic,
+  writeFilesAtomic,
+} from "./atomic_write.ts";
+import { listPath, tasksPath } from "./config_paths.ts";
+import { type ConfigState, readTasks } from "./config_read.ts";
+
+/**
+ * The text of a tasks file: pids joined by `,`, no trailing newline.
+ *
+ * @example
+ * ```ts
+ * import { formatTasks } from "./config_write.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatTasks([1000, 1001]), "1000,1001");
+ * ```
+ */
+export function formatTasks(pids: readonly number[]): string {
+  return pids.join(",");
+}
+
+/** Rewrites a tasks file atomically (not durably: see above) with `pids`. */
+export function writeTasks(
+  confDir: string,
+  pool: string,
+  list: string,
+  pids: readonly number[],
+): void {
+  writeFileAtomic(tasksPath(confDir, pool, list), formatTasks(pids), {
+    durable: false,
+  });
+}
+
+/**
+ * Rewrites many tasks files, as {@linkcode writeTasks} does each, renaming
+ * none until all are written.
+ */
+export function writeManyTasks(
+  confDir: string,
+  rewrites: readonly {
+    readonly pool: string;
+    readonly list: string;
+    readonly tasks: readonly number[];
+  }[],
+): void {
+  writeFilesAtomic(rewrites.map((r) => ({
+    path: tasksPath(confDir, r.pool, r.list),
+    data: formatTasks(r.tasks),
+  })));
+}
+
+/**
+ * Removes every occurrence of `pid` from a list's tasks. Returns false when
+ * the pid was not there (and writes nothing).
+ */
+export function removeTask(
+  confDir: string,
+  pool: string,
+  list: string,
+  pid: number,
+): boolean {
+  const tasks = readTasks(confDir, pool, list);
+  const kept = tasks.filter((t) => t !== pid);
+  if (kept.length === tasks.length) return false;
+  writeTasks(confDir, pool, list, kept);
+  return true;
+}
+
+/**
+ * Deletes the temporary files a killed writer left in the cpu-list
+ * directories of `state` (under the exclusive lock no writer is live).
+ * Returns the paths removed.
+ */
+export function removeStaleTemps(
+  confDir: string,
+  state: ConfigState,
+): string[] {
+  const removed: string[] = [];
+  for (const pool of state.pools) {
+    for (const list of pool.cpuLists) {
+      const dir = listPath(confDir, pool.name, list.name);
+      for (const entry of Deno.readDirSync(dir)) {
+        if (!entry.isFile || !isTempName(entry.name)) continue;
+        const path = joinPath(dir, entry.name);
+        try {
+          Deno.removeSync(path);
+          removed.push(path);
+        } catch {
+          // Gone already; nothing to clean.
+        }
+      }
+    }
+  }
+  return removed;
+}
