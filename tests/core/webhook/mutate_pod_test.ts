@@ -305,6 +305,13 @@ Deno.test("reviewAdmission() keeps the user's annotations and adds its own by es
     "a/b~c": "1",
     "kcm.intel.com/injected": "true",
   });
+  const marked = mutate(
+    pod([{ name: "c", command: ["/c"], resources: cores(1) }], {
+      metadata: { annotations: { "kcm.intel.com/injected": "true" } },
+    }),
+  );
+  assert.ok(marked.ops.length > 0);
+  assert.ok(!marked.ops.some((o) => o.path.startsWith("/metadata")));
   const bare = mutate({
     spec: { containers: [{ name: "c", command: ["/c"], resources: cores(1) }] },
   });

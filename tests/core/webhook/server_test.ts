@@ -203,6 +203,32 @@ Deno.test("startWebhookServer() refuses bodies over 3 MiB with 413, announced or
   assertWellFormed(over.body, "", 413);
   assert.match(over.body.response.status!.message, /larger than 3145728 bytes/);
 
+  // An announced length over the limit is answered before any body arrives.
+  const tls = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: webhook.port,
+    caCerts: [webhook.ca.caPem],
+  });
+  try {
+    await tls.write(new TextEncoder().encode(
+      "POST /mutate HTTP/1.1\r\nhost: 127.0.0.1\r\n" +
+        `content-type: application/json\r\ncontent-length: ${
+          limit + 1
+        }\r\n\r\n{`,
+    ));
+    const buffer = new Uint8Array(4096);
+    const timer = setTimeout(() => tls.close(), 5000);
+    const n = await tls.read(buffer).finally(() => clearTimeout(timer));
+    const head = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+    assert.match(head, /^HTTP\/1\.1 413 /);
+  } finally {
+    try {
+      tls.close();
+    } catch {
+      // closed by the timer
+    }
+  }
+
   // No content-length: the server counts while reading and stops at the limit.
   const chunk = new Uint8Array(256 * 1024).fill(0x20);
   let sent = 0;
@@ -227,13 +253,13 @@ Deno.test("startWebhookServer() serves a rotated certificate to new connections,
   const ca2 = await makeCa(webhook.dir, "ca2");
   const next = await ca2.issue("next");
   const onlyCa2 = Deno.createHttpClient({ caCerts: [ca2.caPem] });
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => open = resolve);
   try {
     const first = await peerCertificate(webhook.port);
     assert.equal(first, (await Deno.readTextFile(webhook.certFile)).trim());
 
     // A request in flight on the old listener finishes after the swap.
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => open = resolve);
     const text = JSON.stringify(review(GOOD));
     const inFlight = webhook.post(
       gatedBody(text.slice(0, 100), gate, text.slice(100)),
@@ -278,15 +304,16 @@ Deno.test("startWebhookServer() serves a rotated certificate to new connections,
     // Unchanged files: nothing to do.
     assert.equal(await webhook.server.reloadCertificate(), false);
   } finally {
+    open();
     onlyCa2.close();
   }
 });
 
 Deno.test("startWebhookServer() drains requests in flight when its signal aborts, then stops listening", async () => {
   const webhook = await startTestWebhook();
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => open = resolve);
   try {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => open = resolve);
     const text = JSON.stringify(review(GOOD));
     const inFlight = webhook.post(
       gatedBody(text.slice(0, 10), gate, text.slice(10)),
@@ -313,6 +340,7 @@ Deno.test("startWebhookServer() drains requests in flight when its signal aborts
       webhook.logs.join("\n"),
     );
   } finally {
+    open();
     await webhook.stop();
   }
 });
