@@ -13,6 +13,14 @@ const PURE = [
   "core/describe.ts",
   "core/topology.ts",
   "core/layout.ts",
+  "core/webhook/admission_review.ts",
+  "core/webhook/json_patch.ts",
+  "core/webhook/mutate_pod.ts",
+  "core/webhook/names.ts",
+  "core/webhook/pod.ts",
+  "core/webhook/quantity.ts",
+  "core/webhook/review.ts",
+  "core/webhook/settings.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {
