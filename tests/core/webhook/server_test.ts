@@ -275,7 +275,7 @@ Deno.test("startWebhookServer() serves a rotated certificate to new connections,
     assert.equal(warnings.length, 1, webhook.logs.join("\n"));
     assert.match(
       warnings[0]!,
-      /cannot be used yet .*still serving the previous one/,
+      /cannot be used: .*; still serving the previous certificate/,
     );
 
     // The key follows, and the timer (50 ms) picks the pair up.
@@ -392,7 +392,7 @@ Deno.test("startWebhookServer() names the file, the pair or the address it canno
         deps,
       ),
       (error) =>
-        error instanceof ListenError && error.code === "AddrInUse" &&
+        error instanceof ListenError && error.code === "EADDRINUSE" &&
         error.port === port,
     );
   } finally {
