@@ -310,10 +310,14 @@ Deno.test("startWebhookServer() serves a rotated certificate to new connections,
 });
 
 Deno.test("startWebhookServer() drains requests in flight when its signal aborts, then stops listening", async () => {
-  const webhook = await startTestWebhook();
+  const webhook = await startTestWebhook({ drainTimeoutMs: 10_000 });
   let open!: () => void;
   const gate = new Promise<void>((resolve) => open = resolve);
+  // A second client leaves an idle keep-alive connection behind.
+  const idle = Deno.createHttpClient({ caCerts: [webhook.ca.caPem] });
   try {
+    const health = await fetch(`${webhook.url}/healthz`, { client: idle });
+    assert.equal(await health.text(), "ok\n");
     const text = JSON.stringify(review(GOOD));
     const inFlight = webhook.post(
       gatedBody(text.slice(0, 10), gate, text.slice(10)),
@@ -330,9 +334,12 @@ Deno.test("startWebhookServer() drains requests in flight when its signal aborts
     );
     open();
     const answer = await inFlight;
+    const answeredAt = performance.now();
     assert.equal(answer.status, 200);
     assertWellFormed(answer.body, UID, 200);
     await finished;
+    // Idle connections do not hold the stop up until the drain timeout.
+    assert.ok(performance.now() - answeredAt < 3000);
     assert.ok(
       webhook.logs.some((l) =>
         l === "INFO:root:Stopping on SIGTERM: draining requests in flight"
@@ -341,6 +348,7 @@ Deno.test("startWebhookServer() drains requests in flight when its signal aborts
     );
   } finally {
     open();
+    idle.close();
     await webhook.stop();
   }
 });
