@@ -1,8 +1,8 @@
 // deno-lint-ignore-file no-console
 /**
- * `deno task bench`: runs the five benchmarks of issue 7 and prints one
- * markdown table. Options: `--quick` (fewer repetitions), `--only=<name>`
- * (one benchmark: isolate, contention, reconcile, node-report, memory).
+ * `deno task bench`: runs the benchmarks and prints one markdown table.
+ * Options: `--quick` (fewer repetitions), `--only=<name>` (one benchmark:
+ * isolate, contention, reconcile, node-report, memory, webhook).
  *
  * The memory loops take five minutes of wall time but little CPU, so they
  * start first and are collected last, while the others run.
@@ -15,8 +15,16 @@ import { benchNodeReportScale } from "./node_report_scale.ts";
 import type { BenchOptions } from "./options.ts";
 import { benchReconcileScale } from "./reconcile_scale.ts";
 import { formatTable, type Row } from "./table.ts";
+import { benchWebhook } from "./webhook.ts";
 
-const NAMES = ["isolate", "contention", "reconcile", "node-report", "memory"];
+const NAMES = [
+  "isolate",
+  "contention",
+  "reconcile",
+  "node-report",
+  "memory",
+  "webhook",
+];
 
 function machine(): string {
   const cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
@@ -53,6 +61,7 @@ async function run(): Promise<number> {
   if (wanted("contention")) rows.push(...await benchContention(options));
   if (wanted("reconcile")) rows.push(...await benchReconcileScale(options));
   if (wanted("node-report")) rows.push(...await benchNodeReportScale(options));
+  if (wanted("webhook")) rows.push(...await benchWebhook(options));
   if (memory !== undefined) rows.push(...await memory.finish());
   console.log(`\n## Results (${machine()})\n`);
   console.log(formatTable(rows));
