@@ -295,7 +295,7 @@ function planContainer(
     .map((spec) => ({
       name: volumes.nameFor(spec),
       mountPath: spec.mountPath,
-      readOnly: spec.readOnly,
+      ...(spec.readOnly ? { readOnly: true } : {}),
     }));
   if (mounts.length === 0) return;
   if (container.volumeMounts === undefined) {
@@ -428,7 +428,12 @@ export function planPodMutation(
     }
   }
   if (!(pod.tolerations ?? []).some(toleratesKcmTaint)) {
-    const toleration = { ...KCM_TAINT, operator: "Equal" };
+    const toleration = {
+      key: KCM_TAINT.key,
+      operator: "Equal",
+      value: KCM_TAINT.value,
+      effect: KCM_TAINT.effect,
+    };
     ops.push(
       pod.tolerations === undefined
         ? {

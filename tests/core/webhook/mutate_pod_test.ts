@@ -24,7 +24,7 @@ const VOLUMES = [
   { name: "kcm-host-proc", hostPath: { path: "/proc", type: "Directory" } },
 ];
 const MOUNTS = [
-  { name: "kcm-conf-dir", mountPath: "/etc/kcm", readOnly: false },
+  { name: "kcm-conf-dir", mountPath: "/etc/kcm" },
   { name: "kcm-install-dir", mountPath: "/opt/bin", readOnly: true },
   { name: "kcm-host-proc", mountPath: "/host/proc", readOnly: true },
 ];
@@ -199,7 +199,7 @@ Deno.test("reviewAdmission() never reuses a volume name of the user's", () => {
   assert.equal(new Set(names).size, names.length);
   assert.deepEqual(after.spec.containers[0].volumeMounts, [
     { name: "kcm-conf-dir", mountPath: "/data" },
-    { name: "kcm-conf-dir-2", mountPath: "/etc/kcm", readOnly: false },
+    { name: "kcm-conf-dir-2", mountPath: "/etc/kcm" },
     { name: "kcm-install-dir", mountPath: "/opt/bin", readOnly: true },
     { name: "kcm-host-proc-1", mountPath: "/host/proc", readOnly: true },
   ]);
@@ -226,7 +226,7 @@ Deno.test("reviewAdmission() reuses a volume of the same host path and skips tak
   ]);
   assert.deepEqual(after.spec.containers[0].volumeMounts, [
     { name: "proc", mountPath: "/host/proc/" },
-    { name: "cfg", mountPath: "/etc/kcm", readOnly: false },
+    { name: "cfg", mountPath: "/etc/kcm" },
     MOUNTS[1],
   ]);
 });
