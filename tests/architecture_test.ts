@@ -14,6 +14,7 @@ const PURE = [
   "core/topology.ts",
   "core/layout.ts",
   "core/webhook/admission_review.ts",
+  "core/webhook/container_cores.ts",
   "core/webhook/json_patch.ts",
   "core/webhook/mutate_pod.ts",
   "core/webhook/names.ts",
@@ -21,6 +22,7 @@ const PURE = [
   "core/webhook/quantity.ts",
   "core/webhook/review.ts",
   "core/webhook/settings.ts",
+  "core/webhook/wrap_command.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {

@@ -29,6 +29,9 @@
  * one, is never wrapped twice.
  */
 
+import { normalizePath } from "../paths.ts";
+import { quote } from "./admission_review.ts";
+import { readContainerCores } from "./container_cores.ts";
 import { type PatchOperation, pointer } from "./json_patch.ts";
 import {
   DATAPLANE_CORES,
@@ -42,9 +45,12 @@ import {
   SHARED_POOLS,
 } from "./names.ts";
 import type { Container, Pod, Toleration } from "./pod.ts";
-import { CoreCountError, parseCoreCount } from "./quantity.ts";
+import { isWrapped, wrapCommand } from "./wrap_command.ts";
 
-/** Where kcm lives on the nodes; both are absolute host paths. */
+/**
+ * Where kcm lives on the nodes: absolute host paths, normalised (as
+ * `injectionSettings()` in settings.ts returns them).
+ */
 export interface InjectionSettings {
   /** kcm's config directory (`--conf-dir`), mounted at the same path. */
   readonly confDir: string;
@@ -67,65 +73,6 @@ export type PodMutation =
     readonly message: string;
   };
 
-/** Quotes a user-supplied value for a one-line message. */
-export function quote(value: string): string {
-  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
-}
-
-function trimSlashes(path: string): string {
-  return path.length > 1 ? path.replace(/\/+$/, "") : path;
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
-
-/** True when `command` already runs `kcm isolate` (by any path to kcm). */
-export function isWrapped(command: readonly string[]): boolean {
-  return command.length >= 2 && basename(command[0]!) === "kcm" &&
-    command[1] === "isolate";
-}
-
-/**
- * The argv of a wrapped container: `kcm isolate` in front of its command and
- * arguments. A program name starting with `-` goes after `--`, where
- * `isolate` reads it as the command too.
- *
- * @example
- * ```ts
- * import { wrapCommand } from "./mutate_pod.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(
- *   wrapCommand(["/bin/fwd", "-c"], ["x"], "dataplane", {
- *     confDir: "/etc/kcm",
- *     installDir: "/opt/bin",
- *   }),
- *   [
- *     "/opt/bin/kcm", "isolate", "--conf-dir=/etc/kcm", "--pool=dataplane",
- *     "/bin/fwd", "--", "-c", "x",
- *   ],
- * );
- * ```
- */
-export function wrapCommand(
-  command: readonly string[],
-  args: readonly string[],
-  pool: string,
-  settings: InjectionSettings,
-): string[] {
-  const [program, ...rest] = command;
-  const installDir = trimSlashes(settings.installDir);
-  const head = [
-    installDir === "/" ? "/kcm" : `${installDir}/kcm`,
-    "isolate",
-    `--conf-dir=${trimSlashes(settings.confDir)}`,
-    `--pool=${pool}`,
-  ];
-  return program!.startsWith("-") && program !== "-"
-    ? [...head, "--", program!, ...rest, ...args]
-    : [...head, program!, "--", ...rest, ...args];
-}
-
 /** True when `toleration` lets a pod onto a node tainted `kcm=true:NoSchedule`. */
 export function toleratesKcmTaint(toleration: Toleration): boolean {
   const key = toleration.key ?? "";
@@ -135,37 +82,6 @@ export function toleratesKcmTaint(toleration: Toleration): boolean {
   if (operator === "Exists") return key === "" || key === KCM_TAINT.key;
   return operator === "Equal" && key === KCM_TAINT.key &&
     (toleration.value ?? "") === KCM_TAINT.value;
-}
-
-/** The cores a container asks for: undefined for none, else n or a problem. */
-function coresOf(container: Container): number | string | undefined {
-  const has = (map: Readonly<Record<string, unknown>> | undefined) =>
-    map !== undefined && Object.hasOwn(map, DATAPLANE_CORES);
-  const where = `container ${quote(container.name)}: ${DATAPLANE_CORES}`;
-  const read = (value: unknown, what: string): number | string => {
-    try {
-      return parseCoreCount(value);
-    } catch (error) {
-      if (error instanceof CoreCountError) {
-        return `${where} ${what} ${error.message}`;
-      }
-      throw error;
-    }
-  };
-  const inRequests = has(container.requests);
-  const inLimits = has(container.limits);
-  if (!inRequests && !inLimits) return undefined;
-  if (!inLimits) {
-    return `${where} is requested without a limit; set limits to the same number (extended resources cannot be overcommitted)`;
-  }
-  const limit = read(container.limits![DATAPLANE_CORES], "limit");
-  if (typeof limit === "string" || !inRequests) return limit;
-  const request = read(container.requests![DATAPLANE_CORES], "request");
-  if (typeof request === "string") return request;
-  if (request !== limit) {
-    return `${where} request (${request}) differs from its limit (${limit}); set both to the same number`;
-  }
-  return limit;
 }
 
 /** One mount every wrapped container needs, and the volume behind it. */
@@ -180,14 +96,14 @@ function mountSpecs(settings: InjectionSettings): MountSpec[] {
   return [
     {
       volumeBase: "kcm-conf-dir",
-      hostPath: trimSlashes(settings.confDir),
-      mountPath: trimSlashes(settings.confDir),
+      hostPath: normalizePath(settings.confDir),
+      mountPath: normalizePath(settings.confDir),
       readOnly: false,
     },
     {
       volumeBase: "kcm-install-dir",
-      hostPath: trimSlashes(settings.installDir),
-      mountPath: trimSlashes(settings.installDir),
+      hostPath: normalizePath(settings.installDir),
+      mountPath: normalizePath(settings.installDir),
       readOnly: true,
     },
     {
@@ -209,7 +125,7 @@ class VolumePlanner {
     this.#names = new Set((pod.volumes ?? []).map((v) => v.name));
     for (const volume of pod.volumes ?? []) {
       if (volume.hostPath === undefined) continue;
-      const path = trimSlashes(volume.hostPath);
+      const path = normalizePath(volume.hostPath);
       if (!this.#byHostPath.has(path)) this.#byHostPath.set(path, volume.name);
     }
   }
@@ -288,7 +204,7 @@ function planContainer(
   }
 
   const taken = new Set(
-    (container.volumeMounts ?? []).map((m) => trimSlashes(m.mountPath)),
+    (container.volumeMounts ?? []).map((m) => normalizePath(m.mountPath)),
   );
   const mounts = mountSpecs(settings)
     .filter((spec) => !taken.has(spec.mountPath))
@@ -353,9 +269,9 @@ export function planPodMutation(
   // 1. Cores per container.
   const problems: string[] = [];
   const cores = pod.containers.map((container) => {
-    const n = coresOf(container);
-    if (typeof n === "string") problems.push(n);
-    return typeof n === "number" ? n : undefined;
+    const asked = readContainerCores(container);
+    if (asked.kind === "invalid") problems.push(asked.message);
+    return asked.kind === "cores" ? asked.count : undefined;
   });
   if (problems.length > 0) {
     return { kind: "denied", message: problems.join("; ") };
