@@ -259,7 +259,7 @@ Deno.test("startWebhookServer() serves a rotated certificate to new connections,
     const first = await peerCertificate(webhook.port);
     assert.equal(first, (await Deno.readTextFile(webhook.certFile)).trim());
 
-    // A request in flight on the old listener finishes after the swap.
+    // A request in flight on a connection opened before the swap finishes.
     const text = JSON.stringify(review(GOOD));
     const inFlight = webhook.post(
       gatedBody(text.slice(0, 100), gate, text.slice(100)),
