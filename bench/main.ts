@@ -2,9 +2,10 @@
 /**
  * `deno task bench`: runs the benchmarks and prints one markdown table.
  * Options: `--quick` (fewer repetitions), `--only=<name>` (one benchmark:
- * isolate, contention, reconcile, node-report, memory, allocate, kubelet).
- * `kubelet` (kcm's allocator against the kubelet's, bench/kubelet_compare.ts)
- * needs Go and runs only when asked for with `--only=kubelet`.
+ * isolate, contention, reconcile, node-report, memory, allocate, webhook,
+ * kubelet). `kubelet` (kcm's allocator against the kubelet's,
+ * bench/kubelet_compare.ts) needs Go and runs only when asked for with
+ * `--only=kubelet`.
  *
  * The memory loops take five minutes of wall time but little CPU, so they
  * start first and are collected last, while the others run.
@@ -19,6 +20,7 @@ import { benchNodeReportScale } from "./node_report_scale.ts";
 import type { BenchOptions } from "./options.ts";
 import { benchReconcileScale } from "./reconcile_scale.ts";
 import { formatTable, type Row } from "./table.ts";
+import { benchWebhook } from "./webhook.ts";
 
 const NAMES = [
   "isolate",
@@ -27,6 +29,7 @@ const NAMES = [
   "node-report",
   "memory",
   "allocate",
+  "webhook",
   "kubelet",
 ];
 /** Benchmarks that run only when named with `--only`. */
@@ -69,6 +72,7 @@ async function run(): Promise<number> {
   if (wanted("reconcile")) rows.push(...await benchReconcileScale(options));
   if (wanted("node-report")) rows.push(...await benchNodeReportScale(options));
   if (wanted("allocate")) rows.push(...await benchAllocate(options));
+  if (wanted("webhook")) rows.push(...await benchWebhook(options));
   if (memory !== undefined) rows.push(...await memory.finish());
   if (wanted("kubelet")) {
     await printKubeletComparison({ seeds: quick ? 3 : 10, steps: 600 });

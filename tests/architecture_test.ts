@@ -42,6 +42,16 @@ const PURE = [
   "core/pack_lists.ts",
   "core/assignment_env.ts",
   "core/topology_report.ts",
+  "core/webhook/admission_review.ts",
+  "core/webhook/container_cores.ts",
+  "core/webhook/json_patch.ts",
+  "core/webhook/mutate_pod.ts",
+  "core/webhook/names.ts",
+  "core/webhook/pod.ts",
+  "core/webhook/quantity.ts",
+  "core/webhook/review.ts",
+  "core/webhook/settings.ts",
+  "core/webhook/wrap_command.ts",
 ];
 
 Deno.test("pure modules never touch Deno, nor import an effect module", async () => {

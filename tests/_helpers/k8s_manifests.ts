@@ -34,6 +34,12 @@ const COLLECTIONS: Record<string, (ns: string) => string> = {
   "apiextensions.k8s.io/v1/CustomResourceDefinition": () =>
     "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
   "apps/v1/DaemonSet": (ns) => `/apis/apps/v1/namespaces/${ns}/daemonsets`,
+  "apps/v1/Deployment": (ns) => `/apis/apps/v1/namespaces/${ns}/deployments`,
+  "v1/Service": (ns) => `/api/v1/namespaces/${ns}/services`,
+  "policy/v1/PodDisruptionBudget": (ns) =>
+    `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`,
+  "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration": () =>
+    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
 };
 
 /** The collection path an object is created in. */
