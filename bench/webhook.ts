@@ -229,7 +229,7 @@ export async function benchWebhook(
       percentile(samples[name], q);
     const rate = (name: "kcm" | "floor") =>
       samples[name].length / seconds[name];
-    const label = `6. webhook /mutate, ${CONCURRENCY} in flight`;
+    const label = `8. webhook /mutate, ${CONCURRENCY} in flight`;
     const rows: Row[] = [
       timeRow(
         `${label}: p50 latency`,
@@ -257,45 +257,45 @@ export async function benchWebhook(
         met: undefined,
       },
       timeRow(
-        `6. webhook /mutate, ${FEW} in flight: p99 latency`,
+        `8. webhook /mutate, ${FEW} in flight: p99 latency`,
         percentile(few.kcm, 99),
         FLOOR,
         percentile(few.floor, 99),
       ),
       timeRow(
-        "6. webhook /mutate, 1 in flight: p50 latency",
+        "8. webhook /mutate, 1 in flight: p50 latency",
         percentile(single.kcm, 50),
         FLOOR,
         percentile(single.floor, 50),
       ),
       memoryRow(
-        "6. webhook process: VmRSS at the end of the load",
+        "8. webhook process: VmRSS at the end of the load",
         end.rss,
         "same process after the warm-up round",
         warm.rss,
         MAX_GROWTH,
       ),
       memoryRow(
-        "6. webhook process: VmRSS at the end of the load",
+        "8. webhook process: VmRSS at the end of the load",
         end.rss,
         `same process after round ${Math.ceil(rounds / 2)} of ${rounds}`,
         half.rss,
         MAX_GROWTH,
       ),
       memoryRow(
-        "6. webhook process: VmRSS at the end of the load",
+        "8. webhook process: VmRSS at the end of the load",
         end.rss,
         "floor_webhook.ts at the end",
         floorEnd.rss,
       ),
       memoryRow(
-        "6. webhook process: VmRSS idle, before any request",
+        "8. webhook process: VmRSS idle, before any request",
         idle.rss,
         "floor_webhook.ts idle",
         floorIdle.rss,
       ),
       memoryRow(
-        "6. webhook process: VmHWM at the end",
+        "8. webhook process: VmHWM at the end",
         end.hwm,
         "floor_webhook.ts",
         floorEnd.hwm,

@@ -104,13 +104,13 @@ export async function apiserverRows(
     }
     return [
       timeRow(
-        "6. pod create through kube-apiserver (dry run), sent to the webhook: p50",
+        "8. pod create through kube-apiserver (dry run), sent to the webhook: p50",
         percentile(sent, 50),
         "same pod without cores (not sent)",
         percentile(notSent, 50),
       ),
       timeRow(
-        "6. pod create through kube-apiserver (dry run), sent to the webhook: p99",
+        "8. pod create through kube-apiserver (dry run), sent to the webhook: p99",
         percentile(sent, 99),
         "same pod without cores (not sent)",
         percentile(notSent, 99),

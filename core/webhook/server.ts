@@ -200,7 +200,7 @@ export function createListener(
           oneLine(answer.summary)
         }`,
       );
-    } else if (log.enabled("DEBUG")) {
+    } else {
       log.debug(`Admitted ${oneLine(answer.subject, 200)}: ${answer.summary}`);
     }
   };
@@ -293,9 +293,7 @@ export async function startWebhookServer(
   server.headersTimeout = 30_000;
   server.requestTimeout = 30_000;
   server.on("tlsClientError", (error: Error) => {
-    if (log.enabled("DEBUG")) {
-      log.debug(`TLS handshake failed: ${osErrorReason(error)}`);
-    }
+    log.debug(`TLS handshake failed: ${osErrorReason(error)}`);
   });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: unknown) => {
