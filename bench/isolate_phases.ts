@@ -35,16 +35,23 @@ lap("importAffinity");
 const { lockConfig } = await import("../core/config_lock.ts");
 const { readPool } = await import("../core/config_read.ts");
 const { writeTasks, removeTask } = await import("../core/config_write.ts");
-const { readSelfPid } = await import("../core/procfs.ts");
-const { SignalRelay, startChild } = await import("../core/process.ts");
+const { readSelfIdentity, ownNamespaceProblem, findChildPid, readStartTime } =
+  await import("../core/proc_identity.ts");
+const { startChild } = await import("../core/process.ts");
+const { SignalRelay } = await import("../core/signal_relay.ts");
+const { ConfinedDir } = await import("../core/confined_dir.ts");
+const { HeldClaim, removeClaim } = await import("../core/claim_file.ts");
+const { claimId } = await import("../core/owners.ts");
 const { writeFileAtomic } = await import("../core/atomic_write.ts");
 const { chooseCpuList } = await import("../commands/isolate.ts");
 mark = performance.now();
 
-const pid = readSelfPid("/proc");
-lap("readSelfPid");
 const relay = new SignalRelay();
 lap("signalRelay");
+const self = readSelfIdentity("/proc");
+const pid = self.pid;
+ownNamespaceProblem("/proc");
+lap("readSelfIdentity");
 const lock = await lockConfig(confDir, true, { timeoutMs: 30_000 });
 lap("lock");
 const pool = readPool(confDir, poolName);
@@ -52,7 +59,16 @@ if (pool === undefined) throw new Error(`no pool ${poolName}`);
 const chosen = chooseCpuList(pool, Math.random)!;
 const list = chosen.name;
 lap("readPool");
-writeTasks(confDir, poolName, list, [...chosen.tasks, pid]);
+const root = ConfinedDir.openRoot(confDir);
+const claim = HeldClaim.create(root, claimId(self), self);
+lap("claimFile");
+writeTasks(
+  confDir,
+  poolName,
+  list,
+  [...chosen.tasks, pid],
+  new Map([[pid, { start: self.start, claim: claim.id }]]),
+);
 lap("addTask");
 await lock.release();
 lap("unlock");
@@ -65,11 +81,21 @@ const child = startChild({
   cpus: chosen.cpus,
 });
 lap("spawn");
-await relay.supervise(child);
+const exit = relay.supervise(child);
+const childPid = findChildPid("/proc", pid, child.pid);
+if (childPid !== undefined) {
+  const start = readStartTime("/proc", childPid);
+  if (start !== null) claim.addProcess({ pid: childPid, start });
+}
+lap("recordChild");
+await exit;
 lap("wait");
 const lock2 = await lockConfig(confDir, true, { timeoutMs: 30_000 });
 removeTask(confDir, poolName, list, pid);
+removeClaim(root, claim.id);
 await lock2.release();
+claim.close();
+root.close();
 lap("release");
 relay[Symbol.dispose]();
 lap("dispose");

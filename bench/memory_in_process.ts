@@ -29,6 +29,7 @@ if (import.meta.main) {
     sysRoot: "/sys",
     lockTimeoutMs: 30_000,
     log: createLogger("INFO", () => {}),
+    env: {},
   };
   const samples: Record<string, unknown>[] = [];
   for (let i = 1; i <= Number(late); i++) {

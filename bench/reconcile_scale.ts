@@ -95,6 +95,7 @@ export async function benchReconcileScale(
       procRoot,
       lockTimeoutMs: 30_000,
       log: createLogger("INFO", () => {}),
+      env: {},
     };
     const timed = (work: () => unknown) => async () => {
       const start = performance.now();

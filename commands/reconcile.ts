@@ -1,7 +1,15 @@
 /**
- * `kcm reconcile`: find recorded pids that no longer run, give their cpu
- * lists back, and report them (and live tasks whose CPU mask drifted) as
- * JSON; with `--publish` also as a ReconcileReport object.
+ * `kcm reconcile`: find recorded pids that no longer hold their cpu lists,
+ * give the lists back, and report them (and live tasks whose CPU mask
+ * drifted) as JSON; with `--publish` also as a ReconcileReport object.
+ *
+ * A pid holds its list while it runs, or, when `isolate` recorded it with
+ * a claim (core/claim_file.ts, core/owners.ts), while that claim lives: a
+ * command whose `isolate` died keeps the list, and a reused pid does not
+ * (core/ownership.ts). Entries that cannot be read (a link, a FIFO where
+ * `tasks` should be, a malformed name) are logged once each and left
+ * alone; every other list is reconciled. Claim files nobody holds and
+ * staging folders of a killed `init` are removed.
  */
 
 import {
@@ -9,11 +17,22 @@ import {
   type ReportOptions,
   reportOptions,
 } from "../core/command.ts";
+import {
+  type ClaimState,
+  inspectClaim,
+  listClaimIds,
+  removeClaim,
+} from "../core/claim_file.ts";
 import { withConfigLock } from "../core/config_lock.ts";
-import { readConfig } from "../core/config_read.ts";
+import { removeStaleStaging } from "../core/config_create.ts";
+import { surveyConfig } from "../core/config_read.ts";
 import { removeStaleTemps, writeManyTasks } from "../core/config_write.ts";
+import { ConfinedDir } from "../core/confined_dir.ts";
+import { errorMessage, ProcfsError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
+import { pidsToIdentify, recordedClaims } from "../core/ownership.ts";
+import { ownNamespaceProblem, readStartTimes } from "../core/proc_identity.ts";
 import { observePids } from "../core/procfs.ts";
 import { planReconcile } from "../core/reconcile_plan.ts";
 import { type RoundResult, runReportLoop } from "../core/report_loop.ts";
@@ -34,9 +53,43 @@ export function parse(invocation: Invocation<"reconcile">): ReconcileOptions {
  */
 export async function reconcileOnce(
   confDir: string,
-  host: Pick<Host, "procRoot" | "lockTimeoutMs" | "log">,
+  host: Pick<Host, "procRoot" | "lockTimeoutMs" | "log" | "env">,
 ): Promise<JsonValue> {
   return (await reconcileRound(confDir, host)).report;
+}
+
+/**
+ * Every claim file the config directory holds or its records name, read
+ * and lock-tested (null: no such file). A claim that cannot be read is
+ * left out, which counts as alive.
+ */
+function inspectClaims(
+  root: ConfinedDir,
+  ids: Iterable<string>,
+  host: Pick<Host, "log">,
+): Map<string, ClaimState | null> {
+  const claims = new Map<string, ClaimState | null>();
+  for (const id of ids) {
+    if (claims.has(id)) continue;
+    try {
+      claims.set(id, inspectClaim(root, id) ?? null);
+    } catch (error) {
+      host.log.warning(`Claim ${id} left alone: ${errorMessage(error)}`);
+    }
+  }
+  return claims;
+}
+
+/** Refuses a procfs whose pids are not the ones isolate recorded. */
+function checkNamespace(host: Pick<Host, "procRoot" | "env">): void {
+  const problem = ownNamespaceProblem(host.procRoot);
+  if (problem === undefined || host.env.KCM_SHARED_PID_NAMESPACE === "1") {
+    return;
+  }
+  throw new ProcfsError(problem, 1, {
+    hint:
+      "mount the host's /proc (say at /host/proc) and set KCM_PROC_FS to it; set KCM_SHARED_PID_NAMESPACE=1 if every kcm using this config directory runs in this pid namespace",
+  });
 }
 
 /**
@@ -47,23 +100,45 @@ export async function reconcileOnce(
  */
 export function reconcileRound(
   confDir: string,
-  host: Pick<Host, "procRoot" | "lockTimeoutMs" | "log">,
+  host: Pick<Host, "procRoot" | "lockTimeoutMs" | "log" | "env">,
   signal?: AbortSignal,
+  reported: Set<string> = new Set(),
 ): Promise<RoundResult> {
+  checkNamespace(host);
+  for (const path of removeStaleStaging(confDir)) {
+    host.log.info(`Removed the staging folder of a killed init: ${path}`);
+  }
   return withConfigLock(
     confDir,
     true,
     { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
     () => {
-      const state = readConfig(confDir);
+      const { state, findings } = surveyConfig(confDir);
+      for (const finding of findings) {
+        const line = `Skipped: ${finding.message}`;
+        if (reported.has(line)) host.log.debug(line);
+        else host.log.warning(line);
+        reported.add(line);
+      }
       for (const path of removeStaleTemps(confDir, state)) {
         host.log.info(
           `Removed a temporary file left by a killed writer: ${path}`,
         );
       }
+      using root = ConfinedDir.openRoot(confDir);
+      const claims = inspectClaims(
+        root,
+        [...recordedClaims(state), ...listClaimIds(root)],
+        host,
+      );
       const observed = observePids(host.procRoot, recordedPids(state));
-      const plan = planReconcile(state, observed);
+      const starts = readStartTimes(
+        host.procRoot,
+        pidsToIdentify(state, claims),
+      );
+      const plan = planReconcile(state, observed, { starts, claims });
       writeManyTasks(confDir, plan.rewrites);
+      for (const id of plan.staleClaims) removeClaim(root, id);
       for (const { pool, list, reclaimed } of plan.rewrites) {
         host.log.info(
           `Reclaimed ${pool}:${list} from pids ${reclaimed.join(",")}`,
@@ -90,9 +165,10 @@ export function reconcileRound(
 
 /** Runs `kcm reconcile`. */
 export function run(options: ReconcileOptions, host: Host): Promise<number> {
+  const reported = new Set<string>();
   return runReportLoop(
     { ...options, command: "reconcile", kind: "ReconcileReport" },
     host,
-    (signal) => reconcileRound(options.confDir, host, signal),
+    (signal) => reconcileRound(options.confDir, host, signal, reported),
   );
 }

@@ -3,69 +3,34 @@
  * library is opened on first use, never at import, so only commands that
  * pin pay for it.
  *
- * Side effects: opens libc, changes the CPU mask of this process's threads,
+ * Side effects: opens libc (core/libc.ts), changes the CPU mask of this process's threads,
  * reads `/proc/self/task` (the real procfs: thread ids live in our own pid
  * namespace).
  */
 
 import { type CpuSet, MAX_CPU_ID } from "./cpuset.ts";
 import { AffinityError, errorMessage } from "./errors.ts";
-
-const SYMBOLS = {
-  sched_setaffinity: {
-    // int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask)
-    parameters: ["i32", "usize", "buffer"],
-    result: "i32",
-  },
-  __errno_location: {
-    // int *__errno_location(void)
-    parameters: [],
-    result: "pointer",
-  },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | undefined;
+import { ERRNO, errnoName, lastErrno, type Libc, libc } from "./libc.ts";
 
 function openLibc(): Libc {
-  if (libc === undefined) {
-    try {
-      libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    } catch (error) {
-      throw new AffinityError(
-        `Cannot open libc.so.6 for sched_setaffinity: ${errorMessage(error)}`,
-        undefined,
-        { cause: error, hint: "run with --no-affinity to skip pinning" },
-      );
-    }
+  try {
+    return libc();
+  } catch (error) {
+    throw new AffinityError(
+      `Cannot open libc.so.6 for sched_setaffinity: ${errorMessage(error)}`,
+      undefined,
+      { cause: error, hint: "run with --no-affinity to skip pinning" },
+    );
   }
-  return libc;
 }
 
-/** errno values sched_setaffinity(2) documents (Linux, every arch kcm runs on). */
-const EPERM = 1;
-/** No such thread: it exited while kcm walked the list. */
-const ESRCH = 3;
-const EFAULT = 14;
-const EINVAL = 22;
-
-const ERRNO_NAMES: Record<number, string> = {
-  [EPERM]: "EPERM",
-  [ESRCH]: "ESRCH",
-  [EFAULT]: "EFAULT",
-  [EINVAL]: "EINVAL",
-};
-
-function lastErrno(lib: Libc): number {
-  const pointer = lib.__errno_location();
-  return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
-}
+/** errno values sched_setaffinity(2) documents. */
+const { EPERM, ESRCH, EINVAL } = ERRNO;
 
 function check(lib: Libc, rc: number, action: string): void {
   if (rc === 0) return;
   const errno = lastErrno(lib);
-  const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  const name = errnoName(errno);
   const why = errno === EINVAL
     ? " (no CPU of the set is online and allowed for kcm)"
     : errno === EPERM

@@ -30,12 +30,29 @@ export interface AtomicWriteOptions {
    * bring back the old content.
    */
   readonly durable?: boolean;
+  /** The path to name in errors, when `path` is not one a user knows. */
+  readonly shown?: string;
 }
 
 /** A file and its new content. */
 export interface FileContent {
   readonly path: string;
   readonly data: string;
+  /** The path to name in errors, when `path` is not one a user knows. */
+  readonly shown?: string;
+}
+
+/**
+ * New content written to a temporary file beside its target, not yet
+ * renamed into place: {@linkcode commitStaged} or {@linkcode discardStaged}
+ * it. `info` is the temporary file's fstat(2) after the write, which the
+ * target will have once renamed (same inode, same modification time).
+ */
+export interface StagedFile {
+  readonly path: string;
+  readonly shown: string;
+  readonly temp: string;
+  readonly info: Deno.FileInfo;
 }
 
 const TEMP_MARK = ".kcm-tmp-";
@@ -113,8 +130,40 @@ export function writeFileAtomic(
     if (durable) syncDirectorySync(dirName(path));
   } catch (error) {
     removeQuietly(temp);
-    throw new FileWriteError(path, error);
+    throw new FileWriteError(options.shown ?? path, error);
   }
+}
+
+/**
+ * Writes `file.data` to a fresh temporary file beside `file.path` and
+ * returns it staged (not durably). Throws {@linkcode FileWriteError}.
+ */
+export function stageFile(file: FileContent): StagedFile {
+  const temp = tempPathFor(file.path);
+  const shown = file.shown ?? file.path;
+  try {
+    using handle = createTemp(temp, 0o644);
+    writeAllSync(handle, file.data);
+    return { path: file.path, shown, temp, info: handle.statSync() };
+  } catch (error) {
+    removeQuietly(temp);
+    throw new FileWriteError(shown, error);
+  }
+}
+
+/** Renames a staged file over its target. Throws {@linkcode FileWriteError}. */
+export function commitStaged(staged: StagedFile): void {
+  try {
+    Deno.renameSync(staged.temp, staged.path);
+  } catch (error) {
+    removeQuietly(staged.temp);
+    throw new FileWriteError(staged.shown, error);
+  }
+}
+
+/** Removes a staged file's temporary file (after a failure elsewhere). */
+export function discardStaged(staged: StagedFile): void {
+  removeQuietly(staged.temp);
 }
 
 /**
@@ -125,21 +174,13 @@ export function writeFileAtomic(
  * failed on.
  */
 export function writeFilesAtomic(files: readonly FileContent[]): void {
-  const temps = files.map((f) => ({ ...f, temp: tempPathFor(f.path) }));
-  let failed = "";
+  const staged: StagedFile[] = [];
   try {
-    for (const f of temps) {
-      failed = f.path;
-      using file = createTemp(f.temp, 0o644);
-      writeAllSync(file, f.data);
-    }
-    for (const f of temps) {
-      failed = f.path;
-      Deno.renameSync(f.temp, f.path);
-    }
+    for (const file of files) staged.push(stageFile(file));
+    for (const file of staged) commitStaged(file);
   } catch (error) {
-    for (const f of temps) removeQuietly(f.temp);
-    throw new FileWriteError(failed, error);
+    for (const file of staged) discardStaged(file);
+    throw error;
   }
 }
 

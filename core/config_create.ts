@@ -3,14 +3,25 @@
  * built beside its final place, fsynced, and renamed into it, so a failed
  * or killed `init` leaves nothing that looks like a configuration.
  *
+ * Modes are set explicitly, whatever the umask: directories 0755, `exclusive`
+ * and `tasks` 0644, and `lock` 0600, so that a user who cannot write the
+ * directory cannot open the lock either, and so cannot hold it (flock(2)
+ * needs only an open descriptor) and stall every `isolate` and `reconcile`.
+ *
+ * A killed `init` leaves its staging folder (`.kcm-init-*`, named after its
+ * pid and start time); the next `init` or `reconcile` of that directory
+ * removes the ones whose process is gone ({@linkcode removeStaleStaging}).
+ *
  * Side effects: creates directories and files at and beside the config
- * directory, fsyncs them, and removes its own staging folder (or the one
- * an interrupted `init` left) on the way.
+ * directory, sets their modes, fsyncs them, and removes its own staging
+ * folder (or ones a killed `init` left) on the way.
  */
 
 import { baseName, dirName, joinPath, normalizePath } from "./paths.ts";
 import { LOCK_FILE } from "./config_paths.ts";
 import { ConfigError, osErrorReason } from "./errors.ts";
+import { parseStat } from "./proc_identity.ts";
+import { OWN_PROC_ROOT } from "./procfs.ts";
 
 /** A pool to create: its flag and cpu-list directory names. */
 export interface PoolSpec {
@@ -20,6 +31,90 @@ export interface PoolSpec {
 }
 
 const INIT_MARK = ".kcm-init-";
+
+/** Permission bits of what `init` creates. */
+export const TREE_MODES = {
+  directory: 0o755,
+  file: 0o644,
+  lock: 0o600,
+} as const;
+
+async function makeDir(path: string): Promise<void> {
+  await Deno.mkdir(path, { mode: TREE_MODES.directory });
+  await Deno.chmod(path, TREE_MODES.directory);
+}
+
+async function makeFile(path: string, data: string, mode: number) {
+  await Deno.writeTextFile(path, data, { mode });
+  await Deno.chmod(path, mode);
+}
+
+/**
+ * This process's staging suffix: its pid and start time in its own
+ * procfs, so a later `init` can tell a live one from one a killed process
+ * left, even when both ran as pid 1 of a container.
+ */
+function ownStamp(): string {
+  try {
+    const self = parseStat(
+      Deno.readTextFileSync(joinPath(OWN_PROC_ROOT, "self", "stat")),
+    );
+    if (self !== undefined) return `${Deno.pid}-${self.start}`;
+  } catch {
+    // No procfs: the pid alone.
+  }
+  return String(Deno.pid);
+}
+
+/** True when the process a staging suffix names (`<pid>[-<start>]`) still runs. */
+function stampLives(stamp: string): boolean {
+  const match = /^([1-9][0-9]*)(?:-([0-9]+))?$/.exec(stamp);
+  if (match === null) return true; // not ours to judge
+  const pid = Number(match[1]);
+  if (pid === Deno.pid) return true;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(joinPath(OWN_PROC_ROOT, String(pid), "stat"));
+  } catch {
+    return false;
+  }
+  return match[2] === undefined || parseStat(text)?.start === Number(match[2]);
+}
+
+/**
+ * Removes the staging folders a killed `init` of `confDir` left (beside
+ * it, and inside it when it already existed), when their process is gone.
+ * Only directories named as kcm names them are touched, never through a
+ * link. Returns the paths removed.
+ */
+export function removeStaleStaging(confDir: string): string[] {
+  const normal = normalizePath(confDir);
+  const places = [
+    { dir: dirName(normal), prefix: `${INIT_MARK}${baseName(normal)}.` },
+    { dir: normal, prefix: INIT_MARK },
+  ];
+  const removed: string[] = [];
+  for (const { dir, prefix } of places) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory || !entry.name.startsWith(prefix)) continue;
+      if (stampLives(entry.name.slice(prefix.length))) continue;
+      const path = joinPath(dir, entry.name);
+      try {
+        Deno.removeSync(path, { recursive: true });
+        removed.push(path);
+      } catch {
+        // Removed by someone else meanwhile, or not ours to remove.
+      }
+    }
+  }
+  return removed;
+}
 
 async function syncPath(path: string): Promise<void> {
   using handle = await Deno.open(path, { read: true });
@@ -41,17 +136,18 @@ async function buildPools(
   poolsDir: string,
   pools: readonly PoolSpec[],
 ): Promise<void> {
-  await Deno.mkdir(poolsDir);
+  await makeDir(poolsDir);
   for (const pool of pools) {
     const dir = joinPath(poolsDir, pool.name);
-    await Deno.mkdir(dir);
-    await Deno.writeTextFile(
+    await makeDir(dir);
+    await makeFile(
       joinPath(dir, "exclusive"),
       pool.exclusive ? "1" : "0",
+      TREE_MODES.file,
     );
     for (const list of pool.cpuLists) {
-      await Deno.mkdir(joinPath(dir, list));
-      await Deno.writeTextFile(joinPath(dir, list, "tasks"), "");
+      await makeDir(joinPath(dir, list));
+      await makeFile(joinPath(dir, list, "tasks"), "", TREE_MODES.file);
     }
   }
   await syncTree(poolsDir);
@@ -78,12 +174,15 @@ async function createFresh(
   const parent = dirName(normalizePath(confDir));
   const staging = joinPath(
     parent,
-    `${INIT_MARK}${baseName(normalizePath(confDir))}.${Deno.pid}`,
+    `${INIT_MARK}${baseName(normalizePath(confDir))}.${ownStamp()}`,
   );
   try {
-    await Deno.mkdir(parent, { recursive: true });
-    await Deno.mkdir(staging);
-    await Deno.writeTextFile(joinPath(staging, LOCK_FILE), "");
+    await Deno.mkdir(parent, {
+      recursive: true,
+      mode: TREE_MODES.directory,
+    });
+    await makeDir(staging);
+    await makeFile(joinPath(staging, LOCK_FILE), "", TREE_MODES.lock);
     await buildPools(joinPath(staging, "pools"), pools);
     await syncTree(staging);
     await Deno.rename(staging, confDir);
@@ -110,14 +209,14 @@ async function fillExisting(
     }
     if (entry.name !== LOCK_FILE) leftovers.push(entry.name);
   }
-  const staging = joinPath(confDir, `${INIT_MARK}${Deno.pid}`);
+  const staging = joinPath(confDir, `${INIT_MARK}${ownStamp()}`);
   try {
     for (const name of leftovers) {
       await Deno.remove(joinPath(confDir, name), { recursive: true });
     }
-    await Deno.mkdir(staging);
+    await makeDir(staging);
     await buildPools(joinPath(staging, "pools"), pools);
-    await Deno.writeTextFile(joinPath(confDir, LOCK_FILE), "");
+    await makeFile(joinPath(confDir, LOCK_FILE), "", TREE_MODES.lock);
     await syncPath(joinPath(confDir, LOCK_FILE));
     await Deno.rename(joinPath(staging, "pools"), joinPath(confDir, "pools"));
     await Deno.remove(staging);
@@ -150,6 +249,7 @@ export async function createConfigDir(
       );
     }
   }
+  removeStaleStaging(confDir);
   if (existing === undefined) return await createFresh(confDir, pools);
   if (!existing.isDirectory) {
     throw new ConfigError(

@@ -13,6 +13,23 @@
 
 import { joinPath } from "./paths.ts";
 
+/**
+ * True for a name that stays one entry of its directory: not empty, not
+ * `.` or `..`, without `/` or NUL. Pool names must be such names.
+ *
+ * @example
+ * ```ts
+ * import { isPlainName } from "./config_paths.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(isPlainName("dataplane"), true);
+ * assert.equal(isPlainName("../../etc"), false);
+ * ```
+ */
+export function isPlainName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." &&
+    !name.includes("/") && !name.includes("\0");
+}
+
 /** Name of the lock file inside the config directory. */
 export const LOCK_FILE = "lock";
 

@@ -1,13 +1,23 @@
 /**
- * Changing the `tasks` files of an existing config directory: recording a
- * pid, removing one, and clearing the temporary files a killed writer left.
- * Call every function here under the exclusive config lock.
+ * Changing the `tasks` files of an existing config directory: recording
+ * pids, removing one, and clearing the temporary files a killed writer
+ * left. Each `tasks` rewrite comes with the list's `owners` file
+ * (core/owners.ts) when any of its pids has a record. Call every function
+ * here under the exclusive config lock.
  *
- * Side effects: replaces `tasks` files atomically (core/atomic_write.ts) and
- * removes stale temporary files, below the directory it is given.
+ * Side effects: replaces `tasks` and `owners` files atomically
+ * (core/atomic_write.ts) and removes stale temporary files, below the
+ * directory it is given, never through a symbolic link
+ * (core/confined_dir.ts).
  *
- * Tasks files are replaced by rename but not fsynced, on purpose. A tasks
- * file names live processes. If kcm itself crashes, the rename has either
+ * Order of a rewrite: the new `tasks` goes to its temporary file first
+ * (whose inode and time the `owners` must name), then the new `owners`,
+ * valid for the old `tasks` and the new, is renamed into place, and the
+ * new `tasks` last. A kcm killed at any point leaves an `owners` that
+ * describes the `tasks` in place.
+ *
+ * Files are replaced by rename but not fsynced, on purpose. A tasks file
+ * names live processes. If kcm itself crashes, the rename has either
  * happened or not, and the file is whole either way. If the machine loses
  * power, every process the file names dies with it, and no pid survives a
  * reboot: a tasks file brought back older by the crash names dead pids
@@ -17,14 +27,35 @@
  * pools themselves, does fsync everything.
  */
 
-import { joinPath } from "./paths.ts";
 import {
+  commitStaged,
+  discardStaged,
   isTempName,
-  writeFileAtomic,
-  writeFilesAtomic,
+  type StagedFile,
+  stageFile,
 } from "./atomic_write.ts";
-import { listPath, tasksPath } from "./config_paths.ts";
-import { type ConfigState, readTasks } from "./config_read.ts";
+import type { ConfinedDir } from "./confined_dir.ts";
+import {
+  type ConfigState,
+  openPools,
+  readOwnersFile,
+  readTasksFile,
+} from "./config_read.ts";
+import {
+  formatOwners,
+  nextOwners,
+  type OwnerRecord,
+  OWNERS_FILE,
+} from "./owners.ts";
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Gone already, or the directory cannot be written: a stale `owners`
+    // describes no `tasks` in place and is ignored.
+  }
+}
 
 /**
  * The text of a tasks file: pids joined by `,`, no trailing newline.
@@ -40,34 +71,127 @@ export function formatTasks(pids: readonly number[]): string {
   return pids.join(",");
 }
 
-/** Rewrites a tasks file atomically (not durably: see above) with `pids`. */
+/** One list's new `tasks`, and the records of the pids it adds. */
+export interface ListRewrite {
+  readonly pool: string;
+  readonly list: string;
+  readonly tasks: readonly number[];
+  /** Records (start time, claim) of pids that `tasks` adds. */
+  readonly added?: ReadonlyMap<number, OwnerRecord>;
+}
+
+/** What a list rewrite stages, in rename order, and what it removes after. */
+interface StagedList {
+  readonly files: StagedFile[];
+  /** The directory whose `owners` goes once the new `tasks` is in place. */
+  readonly dropOwners?: ConfinedDir;
+}
+
+/**
+ * Stages the new `owners` (when a pid of the new `tasks` has a record) and
+ * the new `tasks` of an open list directory, in the order they are to be
+ * renamed. When no pid of the new `tasks` has a record, no `owners` is
+ * written; the old one (valid for the old `tasks` until the rename) is
+ * removed afterwards, so a list given back leaves no file behind.
+ */
+function stageList(
+  dir: ConfinedDir,
+  tasks: readonly number[],
+  added: ReadonlyMap<number, OwnerRecord>,
+): StagedList {
+  const current = readTasksFile(dir);
+  const previous = current.tasks.length > 0
+    ? readOwnersFile(dir, current.stamp)
+    : new Map<number, OwnerRecord>();
+  const data = formatTasks(tasks);
+  const newTasks = stageFile({
+    path: dir.at("tasks"),
+    shown: dir.shown("tasks"),
+    data,
+  });
+  if (!tasks.some((pid) => added.has(pid) || previous.has(pid))) {
+    return {
+      files: [newTasks],
+      ...(dir.lstat(OWNERS_FILE) === null ? {} : { dropOwners: dir }),
+    };
+  }
+  const owners = nextOwners({
+    previous,
+    before: current.stamp,
+    oldTasks: current.tasks,
+    newTasks: tasks,
+    added,
+    after: {
+      ino: newTasks.info.ino ?? 0,
+      mtimeMs: newTasks.info.mtime?.getTime() ?? 0,
+      tasks: data,
+    },
+  });
+  try {
+    const newOwners = stageFile({
+      path: dir.at(OWNERS_FILE),
+      shown: dir.shown(OWNERS_FILE),
+      data: formatOwners(owners),
+    });
+    return { files: [newOwners, newTasks] };
+  } catch (error) {
+    discardStaged(newTasks);
+    throw error;
+  }
+}
+
+/**
+ * Rewrites the `tasks` (and `owners`) of every list in `rewrites`: all new
+ * contents are written first and renamed only when all are written, so a
+ * failure to write (a full disk) changes none of them. Throws
+ * {@linkcode FileWriteError} naming the file it failed on.
+ */
+export function writeManyTasks(
+  confDir: string,
+  rewrites: readonly ListRewrite[],
+): void {
+  if (rewrites.length === 0) return;
+  using pools = openPools(confDir);
+  // The staged files are reached through their directories' descriptors:
+  // every directory stays open until the renames are done.
+  const open: ConfinedDir[] = [];
+  const staged: StagedFile[] = [];
+  const dropOwners: ConfinedDir[] = [];
+  try {
+    for (const rewrite of rewrites) {
+      using pool = pools.openDir(rewrite.pool, "pool directory");
+      const list = pool.openDir(rewrite.list, "cpu list directory");
+      open.push(list);
+      const stagedList = stageList(
+        list,
+        rewrite.tasks,
+        rewrite.added ?? new Map(),
+      );
+      staged.push(...stagedList.files);
+      if (stagedList.dropOwners) dropOwners.push(stagedList.dropOwners);
+    }
+    for (const file of staged) commitStaged(file);
+    for (const dir of dropOwners) removeQuietly(dir.at(OWNERS_FILE));
+  } catch (error) {
+    for (const file of staged) discardStaged(file);
+    throw error;
+  } finally {
+    for (const dir of open) dir.close();
+  }
+}
+
+/**
+ * Rewrites one list's tasks with `pids`; `added` holds the records of the
+ * pids it adds (see {@linkcode writeManyTasks}).
+ */
 export function writeTasks(
   confDir: string,
   pool: string,
   list: string,
   pids: readonly number[],
+  added: ReadonlyMap<number, OwnerRecord> = new Map(),
 ): void {
-  writeFileAtomic(tasksPath(confDir, pool, list), formatTasks(pids), {
-    durable: false,
-  });
-}
-
-/**
- * Rewrites many tasks files, as {@linkcode writeTasks} does each, renaming
- * none until all are written.
- */
-export function writeManyTasks(
-  confDir: string,
-  rewrites: readonly {
-    readonly pool: string;
-    readonly list: string;
-    readonly tasks: readonly number[];
-  }[],
-): void {
-  writeFilesAtomic(rewrites.map((r) => ({
-    path: tasksPath(confDir, r.pool, r.list),
-    data: formatTasks(r.tasks),
-  })));
+  writeManyTasks(confDir, [{ pool, list, tasks: pids, added }]);
 }
 
 /**
@@ -80,7 +204,13 @@ export function removeTask(
   list: string,
   pid: number,
 ): boolean {
-  const tasks = readTasks(confDir, pool, list);
+  let tasks: number[];
+  {
+    using pools = openPools(confDir);
+    using poolDir = pools.openDir(pool, "pool directory");
+    using listDir = poolDir.openDir(list, "cpu list directory");
+    tasks = readTasksFile(listDir).tasks;
+  }
   const kept = tasks.filter((t) => t !== pid);
   if (kept.length === tasks.length) return false;
   writeTasks(confDir, pool, list, kept);
@@ -89,23 +219,24 @@ export function removeTask(
 
 /**
  * Deletes the temporary files a killed writer left in the cpu-list
- * directories of `state` (under the exclusive lock no writer is live).
- * Returns the paths removed.
+ * directories of `state` (under the exclusive lock no writer is live), never
+ * through a link. Returns the paths removed.
  */
 export function removeStaleTemps(
   confDir: string,
   state: ConfigState,
 ): string[] {
   const removed: string[] = [];
+  using pools = openPools(confDir);
   for (const pool of state.pools) {
+    using poolDir = pools.openDir(pool.name, "pool directory");
     for (const list of pool.cpuLists) {
-      const dir = listPath(confDir, pool.name, list.name);
-      for (const entry of Deno.readDirSync(dir)) {
-        if (!entry.isFile || !isTempName(entry.name)) continue;
-        const path = joinPath(dir, entry.name);
+      using dir = poolDir.openDir(list.name, "cpu list directory");
+      for (const entry of dir.entries()) {
+        if (entry.kind !== "file" || !isTempName(entry.name)) continue;
         try {
-          Deno.removeSync(path);
-          removed.push(path);
+          Deno.removeSync(dir.at(entry.name));
+          removed.push(dir.shown(entry.name));
         } catch {
           // Gone already; nothing to clean.
         }

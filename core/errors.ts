@@ -118,6 +118,14 @@ const OS_REASONS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * The usual wording of an errno name (`"ENOENT"` -> `"no such file or
+ * directory"`), or the name itself when kcm has no wording for it.
+ */
+export function errnoReason(code: string): string {
+  return OS_REASONS[code] ?? code;
+}
+
+/**
  * A short, lower-case reason for an error, for messages of the form
  * `Cannot read "<file>": <reason>`: the errno's usual wording for OS
  * errors (for an errno not in kcm's table, Deno's wording without its

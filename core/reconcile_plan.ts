@@ -7,6 +7,12 @@
 
 import type { ConfigState } from "./config_read.ts";
 import type { JsonValue } from "./json.ts";
+import {
+  deadTasks,
+  NO_OWNERSHIP,
+  type Ownership,
+  strangers,
+} from "./ownership.ts";
 import { findMaskMismatches, type PidObservation } from "./task_masks.ts";
 
 /** One tasks file to rewrite. */
@@ -26,6 +32,11 @@ export interface ReconcilePlan {
   readonly rewrites: readonly TasksRewrite[];
   /** `reclaimedCpuLists` and `mismatchedCpuMasks`, each sorted by pid. */
   readonly report: JsonValue;
+  /**
+   * Claim files to delete: the ones no process holds any more and no
+   * record that stays names.
+   */
+  readonly staleClaims: readonly string[];
 }
 
 function byPid<T extends { pid: number }>(entries: T[]): T[] {
@@ -33,10 +44,12 @@ function byPid<T extends { pid: number }>(entries: T[]): T[] {
 }
 
 /**
- * Plans a reconciliation. A pid observed null is dead: it is dropped from
- * every list holding it and reported once per occurrence. A pid missing
- * from `observed` is left alone. Live pids whose mask differs from their
- * list are reported, not changed.
+ * Plans a reconciliation. A pid that no longer holds its list
+ * (core/ownership.ts: without a record, a pid observed null; with one, a
+ * pid whose claim and process are both gone) is dropped from the list and
+ * reported once per occurrence. A pid missing from `observed` is left
+ * alone. Live pids whose mask differs from their list are reported, not
+ * changed, unless the live process is not the one recorded.
  *
  * @example
  * ```ts
@@ -52,25 +65,34 @@ function byPid<T extends { pid: number }>(entries: T[]): T[] {
 export function planReconcile(
   state: ConfigState,
   observed: ReadonlyMap<number, PidObservation>,
+  ownership: Ownership = NO_OWNERSHIP,
 ): ReconcilePlan {
   const rewrites: TasksRewrite[] = [];
   const reclaimed: { cpus: string; pid: number; pool: string }[] = [];
+  const claimsKept = new Set<string>();
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
-      const dead = list.tasks.filter((pid) => observed.get(pid) === null);
-      if (dead.length === 0) continue;
-      for (const pid of dead) {
+      const dropped = deadTasks(list, observed, ownership);
+      const dead = new Set(dropped);
+      for (const pid of list.tasks) {
+        const claim = list.owners?.get(pid)?.claim;
+        if (claim !== undefined && !dead.has(pid)) claimsKept.add(claim);
+      }
+      if (dead.size === 0) continue;
+      for (const pid of dropped) {
         reclaimed.push({ cpus: list.name, pid, pool: pool.name });
       }
       rewrites.push({
         pool: pool.name,
         list: list.name,
-        tasks: list.tasks.filter((pid) => observed.get(pid) !== null),
-        reclaimed: dead,
+        tasks: list.tasks.filter((pid) => !dead.has(pid)),
+        reclaimed: dropped,
       });
     }
   }
-  const mismatched = findMaskMismatches(state, observed).map((m) => ({
+  const others = strangers(state, ownership);
+  const own = new Map([...observed].filter(([pid]) => !others.has(pid)));
+  const mismatched = findMaskMismatches(state, own).map((m) => ({
     actualCpus: m.actual.toArray(),
     cpus: m.list.name,
     pid: m.pid,
@@ -82,5 +104,8 @@ export function planReconcile(
       mismatchedCpuMasks: byPid(mismatched),
       reclaimedCpuLists: byPid(reclaimed),
     },
+    staleClaims: [...ownership.claims].flatMap(([id, claim]) =>
+      claim !== null && !claim.held && !claimsKept.has(id) ? [id] : []
+    ),
   };
 }

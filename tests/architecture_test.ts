@@ -14,6 +14,8 @@ const PURE = [
   "core/paths.ts",
   "core/node_checks.ts",
   "core/reconcile_plan.ts",
+  "core/owners.ts",
+  "core/ownership.ts",
   "core/task_masks.ts",
   "core/describe.ts",
   "core/topology.ts",

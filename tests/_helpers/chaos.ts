@@ -50,3 +50,28 @@ export async function timeToClaim(parallel: number): Promise<number> {
     await Promise.all(kcms.map(finish));
   }
 }
+
+/**
+ * Waits until no process holds a claim file of `confDir` (the commands a
+ * killed `kcm isolate` left running have ended), testing each with
+ * `flock --nonblock`, as reconcile does.
+ */
+export async function waitForClaimsReleased(confDir: string): Promise<void> {
+  await waitFor("every claim to be released", async () => {
+    for await (const entry of Deno.readDir(confDir)) {
+      if (!entry.name.startsWith(".kcm-claim-")) continue;
+      // Through a descriptor: flock(1) given a path creates a missing file.
+      const probe = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec 9<"$0" || exit 0; flock --nonblock --exclusive 9',
+          `${confDir}/${entry.name}`,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (probe.code !== 0) return undefined;
+    }
+    return true;
+  }, 15_000);
+}

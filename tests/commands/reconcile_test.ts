@@ -219,35 +219,55 @@ Deno.test("reconcile removes temporary files a killed writer left", async () => 
   assert.equal(await conf.tasks("a", "0"), "");
 });
 
-// Refusals: one clear line, exit 1, nothing written.
+// Junk is skipped, the rest reconciled; a broken procfs is refused.
 
-Deno.test("reconcile refuses garbage in tasks and a status without Cpus_allowed_list, writing nothing", async () => {
-  const cases: [string, Record<string, string>, string, RegExp][] = [
-    [
-      "garbage in tasks",
-      { "0": "200", "1": "7;8" },
-      MIXED,
-      /^kcm: error: Cannot parse tasks file ".*\/pools\/a\/1\/tasks": "7;8" is not a pid$/,
-    ],
-    [
-      "status without Cpus_allowed_list",
-      { "0": "200", "1": "100" },
-      join(REPO_ROOT, "tests/fixtures/procfs/status_without_mask"),
-      /^kcm: error: No Cpus_allowed_list line in ".*\/100\/status"$/,
-    ],
-  ];
-  for (const [what, lists, procfs, pattern] of cases) {
-    await using conf = await makeConfigDir({ a: { exclusive: false, lists } });
-    const before = await snapshotTree(conf.confDir);
-    const result = await runKcm(reconcile(conf), {
-      env: { KCM_PROC_FS: procfs },
-    });
-    assert.equal(result.code, 1, what);
-    assert.equal(result.stdout, "", what);
-    assert.equal(result.stderr.split("\n").length, 2, result.stderr);
-    assert.match(result.stderr.trimEnd(), pattern, what);
-    assert.deepEqual(await snapshotTree(conf.confDir), before, what);
-  }
+Deno.test("reconcile skips garbage in tasks with one warning and reconciles the other lists", async () => {
+  await using conf = await makeConfigDir({
+    a: { exclusive: false, lists: { "0": "200", "1": "7;8" } },
+  });
+  const result = await runKcm(reconcile(conf), {
+    env: { KCM_PROC_FS: MIXED },
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    result.stdout,
+    `{
+  "mismatchedCpuMasks": [],
+  "reclaimedCpuLists": [
+    {
+      "cpus": "0",
+      "pid": 200,
+      "pool": "a"
+    }
+  ]
+}
+`,
+  );
+  assert.match(
+    result.stderr,
+    /^WARNING:root:Skipped: Cannot parse tasks file ".*\/pools\/a\/1\/tasks": "7;8" is not a pid$/m,
+  );
+  assert.equal(await conf.tasks("a", "0"), "");
+  assert.equal(await conf.tasks("a", "1"), "7;8", "the junk is left alone");
+});
+
+Deno.test("reconcile refuses a status without Cpus_allowed_list, writing nothing", async () => {
+  await using conf = await makeConfigDir({
+    a: { exclusive: false, lists: { "0": "200", "1": "100" } },
+  });
+  const before = await snapshotTree(conf.confDir);
+  const result = await runKcm(reconcile(conf), {
+    env: {
+      KCM_PROC_FS: join(REPO_ROOT, "tests/fixtures/procfs/status_without_mask"),
+    },
+  });
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.match(
+    result.stderr,
+    /^kcm: error: No Cpus_allowed_list line in ".*\/100\/status"\n$/,
+  );
+  assert.deepEqual(await snapshotTree(conf.confDir), before);
 });
 
 Deno.test("reconcile --publish without Kubernetes settings fails with a clear message", async () => {
@@ -286,17 +306,19 @@ Deno.test("reconcile --interval=1 reports every second, survives a bad iteration
       mismatchedCpuMasks: [],
       reclaimedCpuLists: [{ cpus: "0", pid: dead1, pool: "p" }],
     });
-    await writeAtomic(tasks1, "garbage");
+    const lock = join(conf.confDir, "lock");
+    await Deno.rename(lock, `${lock}.away`);
     await waitFor(
       "the error to be logged",
       () =>
-        /^ERROR:root:reconciliation failed: Cannot parse tasks file .*"garbage" is not a pid$/m
+        /^ERROR:root:reconciliation failed: Cannot open lock file .*no such file or directory$/m
             .test(err.text)
           ? true
           : undefined,
     );
     const good = documents(out.text).length;
     await writeAtomic(tasks1, `${dead2}`);
+    await Deno.rename(`${lock}.away`, lock);
     const reports = await waitFor("a report after the repair", () => {
       const docs = documents(out.text) as { reclaimedCpuLists: unknown[] }[];
       return docs.length > good ? docs : undefined;

@@ -2,8 +2,8 @@
 /**
  * `kcm isolate` killed with SIGKILL at random moments: the config
  * directory always stays readable, a killed kcm's pid stays in `tasks`
- * (by design: nothing runs after SIGKILL), and one `kcm reconcile` gives
- * every such list back.
+ * (by design: nothing runs after SIGKILL), and once the commands it left
+ * running have ended, one `kcm reconcile` gives every such list back.
  */
 
 import assert from "node:assert/strict";
@@ -11,7 +11,11 @@ import { join } from "node:path";
 import { finish, runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
-import { mulberry32, timeToClaim } from "../_helpers/chaos.ts";
+import {
+  mulberry32,
+  timeToClaim,
+  waitForClaimsReleased,
+} from "../_helpers/chaos.ts";
 
 function isAlive(pid: number): Promise<boolean> {
   return Deno.lstat(`/proc/${pid}`).then(() => true, () => false);
@@ -153,6 +157,8 @@ Deno.test("kill -9 at random moments: the config always parses, one reconcile re
     assert.equal(new Set(lists).size, lists.length, `${pool}: ${lists}`);
   }
 
+  // A killed kcm's command holds its list until it ends (sleep 1).
+  await waitForClaimsReleased(conf.confDir);
   // A pid reused by a new process since counts as alive; expect none.
   const reused = new Set<number>();
   for (const task of before) if (await isAlive(task.pid)) reused.add(task.pid);

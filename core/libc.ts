@@ -1,0 +1,156 @@
+/**
+ * The C library calls kcm makes over Deno FFI, in one symbol table opened
+ * on first use (never at import), and the errno they leave behind.
+ *
+ * Side effects: opens libc.so.6 when a call is first made.
+ *
+ * Why each call is here and not a Deno API:
+ * - `sched_setaffinity`: Deno has no affinity API (core/affinity.ts).
+ * - `openat` without `O_CLOEXEC`: every descriptor Deno opens is
+ *   close-on-exec; a claim's lock descriptor must be inherited by the
+ *   command `isolate` runs (core/claim_file.ts).
+ * - `flock`, `write`, `close` on such a descriptor, which Deno's file API
+ *   does not know.
+ * - `waitid(WNOWAIT)` and `waitpid(pid, WNOHANG)`: reaping orphans when
+ *   kcm is pid 1 of a container (core/reaper.ts); Deno only waits for its
+ *   own children.
+ */
+
+/** errno values kcm tells apart (Linux, every architecture kcm runs on). */
+export const ERRNO = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EAGAIN: 11, // also EWOULDBLOCK
+  EACCES: 13,
+  EFAULT: 14,
+  EEXIST: 17,
+  ENOTDIR: 20,
+  EINVAL: 22,
+  ENOSPC: 28,
+  EROFS: 30,
+  ECHILD: 10,
+  ELOOP: 40,
+} as const;
+
+/** Symbolic names of {@linkcode ERRNO}, for messages. */
+export function errnoName(errno: number): string {
+  for (const [name, value] of Object.entries(ERRNO)) {
+    if (value === errno) return name;
+  }
+  return `errno ${errno}`;
+}
+
+/** openat(2)'s "relative to the working directory". */
+export const AT_FDCWD = -100;
+
+/** open(2) flags (Linux x86-64 and arm64 share these values). */
+export const O_FLAGS = {
+  O_RDONLY: 0,
+  O_RDWR: 2,
+  O_CREAT: 0o100,
+  O_EXCL: 0o200,
+  O_NONBLOCK: 0o4000,
+  O_DIRECTORY: 0o200000,
+  O_NOFOLLOW: 0o400000,
+  O_CLOEXEC: 0o2000000,
+  O_PATH: 0o10000000,
+} as const;
+
+/** flock(2) operations. */
+export const LOCK = { SH: 1, EX: 2, NB: 4, UN: 8 } as const;
+
+/** waitpid(2)/waitid(2) options and waitid's "any child". */
+export const WAIT = {
+  WNOHANG: 1,
+  WEXITED: 4,
+  WNOWAIT: 0x01000000,
+  P_ALL: 0,
+} as const;
+
+const SYMBOLS = {
+  sched_setaffinity: {
+    // int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask)
+    parameters: ["i32", "usize", "buffer"],
+    result: "i32",
+  },
+  openat: {
+    // int openat(int dirfd, const char *pathname, int flags, mode_t mode)
+    parameters: ["i32", "buffer", "i32", "u32"],
+    result: "i32",
+  },
+  flock: {
+    // int flock(int fd, int operation)
+    parameters: ["i32", "i32"],
+    result: "i32",
+  },
+  write: {
+    // ssize_t write(int fd, const void *buf, size_t count)
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+  },
+  close: {
+    // int close(int fd)
+    parameters: ["i32"],
+    result: "i32",
+  },
+  waitpid: {
+    // pid_t waitpid(pid_t pid, int *wstatus, int options)
+    parameters: ["i32", "buffer", "i32"],
+    result: "i32",
+  },
+  waitid: {
+    // int waitid(idtype_t idtype, id_t id, siginfo_t *infop, int options)
+    parameters: ["i32", "u32", "buffer", "i32"],
+    result: "i32",
+  },
+  __errno_location: {
+    // int *__errno_location(void)
+    parameters: [],
+    result: "pointer",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The libc calls, typed. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** Thrown when libc.so.6 cannot be opened (no glibc, FFI denied). */
+export class LibcUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(
+      `Cannot open libc.so.6: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+    this.name = "LibcUnavailableError";
+  }
+}
+
+let opened: Libc | undefined;
+
+/** The libc symbols, opening the library on first use. */
+export function libc(): Libc {
+  if (opened === undefined) {
+    try {
+      opened = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    } catch (error) {
+      throw new LibcUnavailableError(error);
+    }
+  }
+  return opened;
+}
+
+/** The calling thread's errno, as the last failed call left it. */
+export function lastErrno(lib: Libc): number {
+  const pointer = lib.__errno_location();
+  return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated copy of `text` for a `const char *` parameter. */
+export function cString(text: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(text + "\0");
+}
