@@ -1,4 +1,7 @@
-/** `kcm describe`: print the config directory as JSON, under a shared lock. */
+/**
+ * `kcm describe`: print the config directory as JSON, under a shared lock
+ * (without it, saying so, for a user who may not open the lock file).
+ */
 
 import type { Invocation } from "../core/command.ts";
 import { withConfigLock } from "../core/config_lock.ts";
@@ -25,7 +28,10 @@ export async function run(
   const state = await withConfigLock(
     options.confDir,
     false,
-    { timeoutMs: host.lockTimeoutMs },
+    {
+      timeoutMs: host.lockTimeoutMs,
+      onUnlocked: (why) => host.log.info(`${why}: reading without the lock`),
+    },
     () => readConfig(options.confDir),
   );
   await host.write(formatJson(describeConfig(state)));

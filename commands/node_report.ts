@@ -3,10 +3,14 @@
  * print the result as JSON; with `--publish` also as a NodeReport object.
  *
  * Checks, each with `ok` and `errors`:
- * - `configDirectory`: the directory reads, and no two cpu lists share CPUs;
+ * - `configDirectory`: the directory reads, every entry of it is usable
+ *   (an entry that is not, a link or a FIFO where `tasks` should be, is an
+ *   error naming its path, and the rest is still checked), and no two cpu
+ *   lists share CPUs;
  * - `cpuListsOnline`: every CPU a list names is online;
  * - `exclusiveCores`: exclusive lists hold whole physical cores;
- * - `taskAffinity`: every live task runs on exactly its list's CPUs.
+ * - `taskAffinity`: every live task runs on exactly its list's CPUs (a
+ *   reused pid, whose process is not the one recorded, is not checked).
  */
 
 import {
@@ -15,12 +19,14 @@ import {
   reportOptions,
 } from "../core/command.ts";
 import { withConfigLock } from "../core/config_lock.ts";
-import { type ConfigState, readConfig } from "../core/config_read.ts";
+import { type ConfigSurvey, surveyConfig } from "../core/config_read.ts";
 import { describeConfig } from "../core/describe.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
+import { strangers } from "../core/ownership.ts";
+import { readStartTimes } from "../core/proc_identity.ts";
 import {
   type CheckResult,
   checkResult,
@@ -54,10 +60,15 @@ async function guarded(
   }
 }
 
+/** What a node report needs of the host (a log for notes, if any). */
+type NodeReportHost =
+  & Pick<Host, "procRoot" | "sysRoot" | "lockTimeoutMs">
+  & Partial<Pick<Host, "log">>;
+
 /** Builds one node report; `signal` ends a wait for the lock. */
 export async function buildNodeReport(
   confDir: string,
-  host: Pick<Host, "procRoot" | "sysRoot" | "lockTimeoutMs">,
+  host: NodeReportHost,
   signal?: AbortSignal,
 ): Promise<JsonValue> {
   return (await nodeReportRound(confDir, host, signal)).report;
@@ -69,7 +80,7 @@ export async function buildNodeReport(
  */
 export async function nodeReportRound(
   confDir: string,
-  host: Pick<Host, "procRoot" | "sysRoot" | "lockTimeoutMs">,
+  host: NodeReportHost,
   signal?: AbortSignal,
 ): Promise<RoundResult> {
   // Lock failures (no config dir, timeout) are fatal, as in the reference
@@ -78,10 +89,14 @@ export async function nodeReportRound(
   const read = await withConfigLock(
     confDir,
     false,
-    { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
-    (): ConfigState | Error => {
+    {
+      timeoutMs: host.lockTimeoutMs,
+      ...(signal ? { signal } : {}),
+      onUnlocked: (why) => host.log?.info(`${why}: reading without the lock`),
+    },
+    (): ConfigSurvey | Error => {
       try {
-        return readConfig(confDir);
+        return surveyConfig(confDir);
       } catch (error) {
         return error instanceof Error ? error : new Error(String(error));
       }
@@ -103,10 +118,13 @@ export async function nodeReportRound(
       checks,
     };
   }
-  const state = read;
+  const { state, findings } = read;
   const [configDirectory, cpuListsOnline, exclusiveCores, taskAffinity] =
     await Promise.all([
-      guarded(() => findOverlaps(state)),
+      guarded(() => [
+        ...findings.map((finding) => finding.message),
+        ...findOverlaps(state),
+      ]),
       guarded(async () =>
         findOfflineCpus(state, await readOnlineCpus(host.sysRoot))
       ),
@@ -114,12 +132,22 @@ export async function nodeReportRound(
         const topology = await readTopology(host.sysRoot);
         return findSplitCores(state, (cpu) => topology.coreOf(cpu)?.cpus);
       }),
-      guarded(() =>
-        findAffinityDrift(
-          state,
-          observePids(host.procRoot, recordedPids(state)),
-        )
-      ),
+      guarded(() => {
+        const others = strangers(state, {
+          starts: readStartTimes(
+            host.procRoot,
+            state.pools.flatMap((p) =>
+              p.cpuLists.flatMap((l) => [...l.owners?.keys() ?? []])
+            ),
+          ),
+          claims: new Map(),
+        });
+        const observed = observePids(
+          host.procRoot,
+          recordedPids(state).filter((pid) => !others.has(pid)),
+        );
+        return findAffinityDrift(state, observed);
+      }),
     ]);
   const checks = {
     configDirectory,

@@ -8,6 +8,7 @@
  */
 
 import { UsageError } from "./errors.ts";
+import { MAX_TIMER_MS } from "./poll.ts";
 
 /** The subcommands, in the order of the usage screen. */
 export const COMMANDS = [
@@ -30,8 +31,16 @@ type OptionSpec =
   | { readonly kind: "string"; readonly default?: string }
   /** Given or not, without an argument. */
   | { readonly kind: "flag" }
-  /** A whole number, at least `min` (default 0). */
-  | { readonly kind: "count"; readonly default: string; readonly min?: number };
+  /** A whole number, at least `min` (default 0), at most `max`. */
+  | {
+    readonly kind: "count";
+    readonly default: string;
+    readonly min?: number;
+    readonly max?: number;
+  };
+
+/** The most seconds a timer can wait (see {@linkcode MAX_TIMER_MS}). */
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 /**
  * Every option with its kind and default. The defaults are the usage
@@ -48,7 +57,7 @@ const OPTIONS = {
   "kcm-img-pol": { kind: "string", default: "Never" },
   "conf-dir": { kind: "string", default: "/etc/kcm" },
   "install-dir": { kind: "string", default: "/opt/bin" },
-  "interval": { kind: "count", default: "0" },
+  "interval": { kind: "count", default: "0", max: MAX_TIMER_SECONDS },
   "heartbeat": { kind: "count", default: "300" },
   "metrics-listen": { kind: "string" },
   "num-dp-cores": { kind: "count", default: "4" },
@@ -148,14 +157,27 @@ function resolveName(given: string): OptionName {
   );
 }
 
-/** Reads a whole number option, rejecting anything else as a usage error. */
-export function parseCount(name: string, text: string, min = 0): number {
+/**
+ * Reads a whole number option, rejecting anything else as a usage error;
+ * above `max` it names the maximum.
+ */
+export function parseCount(
+  name: string,
+  text: string,
+  min = 0,
+  max?: number,
+): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < min) {
     throw new UsageError(
       `--${name} must be a whole number >= ${min}, got "${text}"`,
     );
   }
   const n = Number(text);
+  if (max !== undefined && n > max) {
+    throw new UsageError(
+      `--${name} must be at most ${max} (the longest a timer waits), got "${text}"`,
+    );
+  }
   if (!Number.isSafeInteger(n)) {
     throw new UsageError(`--${name} is too large: "${text}"`);
   }
@@ -172,7 +194,12 @@ function optionValue(
     case "flag":
       return given === true;
     case "count":
-      return parseCount(name, String(given ?? spec.default), spec.min);
+      return parseCount(
+        name,
+        String(given ?? spec.default),
+        spec.min,
+        spec.max,
+      );
     case "string":
       return typeof given === "string" ? given : spec.default;
   }

@@ -2,6 +2,17 @@
  * The config directory's lock: flock(2) on `<conf-dir>/lock`, exclusive for
  * writers, shared for readers, with a timeout that names the holder.
  *
+ * flock(2) needs only an open descriptor, of any access mode: whoever can
+ * open the lock file can hold it and stall every writer. So `init` makes it
+ * 0600 (core/config_create.ts), and a reader that may not open it (a user
+ * other than root) reads without it: every kcm write is an atomic rename,
+ * so each file it reads is whole; only a set of files changed by one
+ * writer may be seen half way (a claim's `tasks` without its `owners`).
+ * The reader is told, through `onUnlocked`. Writers never go without.
+ *
+ * The lock file must be a regular file: a link is never followed, and a
+ * FIFO (whose open would block) is refused.
+ *
  * Side effects: opens the lock file (read-write for writers, read-only for
  * readers, so readers work on a read-only mount), takes and drops flock(2)
  * locks on it, and reads `/proc/locks` (or the file given) to name the
@@ -27,6 +38,12 @@ export interface LockOptions {
    * with its reason); see {@linkcode lockConfig} for the thread left behind.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Readers only: called, with the reason, when the lock file may not be
+   * opened (permission denied) and the reader goes on without the lock.
+   * Without it, that is an error as for writers.
+   */
+  readonly onUnlocked?: (reason: string) => void;
 }
 
 /** A held lock; releasing it twice is harmless. */
@@ -59,6 +76,21 @@ function findLockHolder(
 }
 
 function openLockFile(lockFile: string, exclusive: boolean): Deno.FsFile {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = Deno.lstatSync(lockFile);
+  } catch {
+    // Missing: the open below says so.
+  }
+  if (info !== undefined && !info.isFile) {
+    throw new ConfigError(
+      `Cannot open lock file "${lockFile}": ${
+        info.isSymlink
+          ? "it is a symbolic link, and kcm follows none inside the config directory"
+          : "it is not a regular file"
+      }`,
+    );
+  }
   try {
     return Deno.openSync(lockFile, { read: true, write: exclusive });
   } catch (error) {
@@ -95,7 +127,17 @@ export async function lockConfig(
   options: LockOptions,
 ): Promise<HeldLock> {
   const lockFile = lockPath(confDir);
-  const file = openLockFile(lockFile, exclusive);
+  let file: Deno.FsFile;
+  try {
+    file = openLockFile(lockFile, exclusive);
+  } catch (error) {
+    const denied = error instanceof ConfigError &&
+      error.cause instanceof Deno.errors.PermissionDenied;
+    if (exclusive || !denied || options.onUnlocked === undefined) throw error;
+    options.onUnlocked(error.message);
+    const nothing = () => Promise.resolve();
+    return { release: nothing, [Symbol.asyncDispose]: nothing };
+  }
   if (!file.tryLockSync(exclusive)) {
     const { signal } = options;
     if (signal?.aborted) {

@@ -7,7 +7,7 @@
 
 import { UsageError } from "./errors.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
-import type { Clock } from "./poll.ts";
+import { type Clock, MAX_TIMER_MS } from "./poll.ts";
 
 /** Everything a command may touch outside its own arguments. */
 export interface Host {
@@ -74,13 +74,23 @@ export const systemClock: Clock = {
   },
 };
 
-/** Parses `KCM_LOCK_TIMEOUT` (seconds, may be fractional) to milliseconds. */
-function parseLockTimeout(text: string | undefined): number {
+/**
+ * Parses `KCM_LOCK_TIMEOUT` (seconds, may be fractional) to milliseconds,
+ * at most what a timer can wait.
+ */
+export function parseLockTimeout(text: string | undefined): number {
   if (text === undefined || text === "") return 30_000;
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds < 0 || text.trim() !== text) {
     throw new UsageError(
       `KCM_LOCK_TIMEOUT must be a number of seconds, got "${text}"`,
+    );
+  }
+  if (seconds * 1000 > MAX_TIMER_MS) {
+    throw new UsageError(
+      `KCM_LOCK_TIMEOUT must be at most ${
+        MAX_TIMER_MS / 1000
+      } seconds (the longest a timer waits), got "${text}"`,
     );
   }
   return seconds * 1000;

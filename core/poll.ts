@@ -17,6 +17,14 @@
 import { abortReason } from "./errors.ts";
 
 /**
+ * The longest wait a timer can hold: setTimeout takes a signed 32-bit
+ * count of milliseconds (2^31 - 1, about 24.8 days) and fires at once for
+ * anything longer. Every wait a user sets (`--interval`,
+ * `KCM_LOCK_TIMEOUT`) is checked against it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * Time as the waiting policy sees it. `now()` is milliseconds on a
  * monotonic scale (only differences matter, it is not wall time);
  * `sleep()` resolves after `ms`, or as soon as `signal` aborts (it never

@@ -201,7 +201,7 @@ Deno.test("node-report exclusiveCores flags exclusive lists that split a physica
   assert.deepEqual(flatReport.checks.exclusiveCores, PASSED);
 });
 
-Deno.test("node-report on an unreadable config gives description null and a failed configDirectory", async () => {
+Deno.test("node-report sets a bad entry aside: configDirectory names it, the rest is described and checked", async () => {
   const cases: [string, ConfigSpec, RegExp][] = [
     [
       "malformed cpu-list directory name",
@@ -210,8 +210,8 @@ Deno.test("node-report on an unreadable config gives description null and a fail
     ],
     [
       "garbage in tasks",
-      { p: { exclusive: true, lists: { "0": "1,x" } } },
-      /^Cannot parse tasks file ".*\/pools\/p\/0\/tasks": "x" is not a pid$/,
+      { p: { exclusive: true, lists: { "0": "", "1": "1,x" } } },
+      /^Cannot parse tasks file ".*\/pools\/p\/1\/tasks": "x" is not a pid$/,
     ],
   ];
   for (const [what, spec, pattern] of cases) {
@@ -220,20 +220,34 @@ Deno.test("node-report on an unreadable config gives description null and a fail
     const report = await nodeReport(conf, {
       KCM_SYS_FS: join(SYSFS, "this_machine_2"),
     });
-    assert.equal(report.description, null, what);
-    const { configDirectory, ...others } = report.checks;
+    const description = report.description as {
+      pools: Record<string, { cpuLists: Record<string, unknown> }>;
+    };
+    assert.deepEqual(Object.keys(description.pools.p!.cpuLists), ["0"], what);
+    const { configDirectory, taskAffinity } = report.checks;
     assert.equal(configDirectory!.ok, false, what);
     assert.equal(configDirectory!.errors.length, 1, what);
     assert.match(configDirectory!.errors[0]!, pattern, what);
-    assert.deepEqual(Object.keys(others).sort(), [
-      "cpuListsOnline",
-      "exclusiveCores",
-      "taskAffinity",
-    ]);
-    for (const check of Object.values(others)) {
-      assert.equal(check.ok, false, `${what}: not checked is not passed`);
-    }
+    assert.deepEqual(taskAffinity, PASSED, what);
     assert.deepEqual(await snapshotTree(conf.confDir), before, what);
+  }
+});
+
+Deno.test("node-report without pools/ gives description null and a failed configDirectory", async () => {
+  await using conf = await makeConfigDir({});
+  await Deno.remove(join(conf.confDir, "pools"));
+  const report = await nodeReport(conf, {
+    KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+  });
+  assert.equal(report.description, null);
+  const { configDirectory, ...others } = report.checks;
+  assert.equal(configDirectory!.ok, false);
+  assert.match(
+    configDirectory!.errors[0]!,
+    /^Cannot read config directory ".*\/pools": no such file or directory$/,
+  );
+  for (const check of Object.values(others)) {
+    assert.equal(check.ok, false, "not checked is not passed");
   }
 });
 
