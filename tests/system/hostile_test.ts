@@ -1,0 +1,218 @@
+/**
+ * What a hostile node does to kcm, one case each, on real processes: a
+ * workload killed by a real-time signal, kcm as pid 1 of a pid namespace
+ * (orphans reaped; its own procfs refused), SIGTERM while kcm waits for
+ * the lock, `init` under umask 000, and a user without rights reading the
+ * directory. The random attacks are in tests/system/attack.ts.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { finish, REPO_ROOT, runKcm, spawnKcm } from "../_helpers/run_cli.ts";
+import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
+import {
+  AS_NOBODY,
+  cannotConfine,
+  kcmArgv,
+  runArgv,
+  skipUnless,
+} from "../_helpers/confine.ts";
+import { waitFor } from "../_helpers/wait.ts";
+
+const UNSHARE_PID = ["unshare", "--pid", "--fork", "--mount-proc"];
+
+Deno.test("isolate exits 128+N, with no stack trace, when a real-time signal kills the child", async () => {
+  await using conf = await makeConfigDir({
+    p: { exclusive: true, lists: { "0": "" } },
+  });
+  for (const signal of [34, 37, 64]) {
+    const result = await runKcm([
+      "isolate",
+      `--conf-dir=${conf.confDir}`,
+      "--pool=p",
+      "sh",
+      "--",
+      "-c",
+      `kill -${signal} $$`,
+    ]);
+    assert.equal(result.code, 128 + signal, result.stderr);
+    assert.equal(result.stderr, "");
+    assert.equal(await conf.tasks("p", "0"), "", "list given back");
+  }
+});
+
+const REAP = "kcm as pid 1 reaps the orphans its command leaves";
+Deno.test({
+  name: REAP,
+  ignore: skipUnless(REAP, cannotConfine),
+  async fn() {
+    await using conf = await makeConfigDir({
+      p: { exclusive: true, lists: { "0": "" } },
+    });
+    // Two orphans exit after 0.1 s; at 0.8 s the command counts zombies.
+    const result = await runArgv([
+      ...UNSHARE_PID,
+      ...kcmArgv([
+        "isolate",
+        `--conf-dir=${conf.confDir}`,
+        "--pool=p",
+        "--no-affinity",
+        "sh",
+        "--",
+        "-c",
+        '(sleep 0.1 &); (sleep 0.1 &); sleep 0.8; echo "pid1=$(cat /proc/1/comm)"; grep -l "^State:.Z" /proc/[0-9]*/status | wc -l',
+      ]),
+    ], { KCM_SHARED_PID_NAMESPACE: "1" });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "pid1=deno\n0\n");
+    assert.equal(await conf.tasks("p", "0"), "");
+  },
+});
+
+const OWN_PROCFS = "isolate and reconcile refuse the procfs of their own pid namespace";
+Deno.test({
+  name: OWN_PROCFS,
+  ignore: skipUnless(OWN_PROCFS, cannotConfine),
+  async fn() {
+    await using conf = await makeConfigDir({
+      p: { exclusive: true, lists: { "0": "" } },
+    });
+    for (const args of [["isolate", "--pool=p", "true"], ["reconcile"]]) {
+      const result = await runArgv([
+        ...UNSHARE_PID,
+        ...kcmArgv([args[0]!, `--conf-dir=${conf.confDir}`, ...args.slice(1)]),
+      ]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /^kcm: error: KCM_PROC_FS "\/proc" is the procfs of kcm's own pid namespace \(pid:\[[0-9]+\], where kcm is pid 1\), not the host's: pids recorded from it clash with other containers'\nhint: mount the host's \/proc/,
+      );
+      assert.equal(await conf.tasks("p", "0"), "", "nothing claimed");
+    }
+  },
+});
+
+/** True while some process waits for a flock(2) on the file `path`. */
+async function someoneWaitsOn(path: string): Promise<true | undefined> {
+  const ino = (await Deno.stat(path)).ino;
+  const locks = await Deno.readTextFile("/proc/locks");
+  return locks.split("\n").some((line) =>
+      line.includes("->") && line.includes(`:${ino} `)
+    )
+    ? true
+    : undefined;
+}
+
+Deno.test("SIGTERM while isolate waits for the lock ends the wait at once, 143, nothing started", async () => {
+  await using conf = await makeConfigDir({
+    p: { exclusive: true, lists: { "0": "" } },
+  });
+  const lock = join(conf.confDir, "lock");
+  const holder = new Deno.Command("flock", {
+    args: ["--exclusive", lock, "sleep", "60"],
+  }).spawn();
+  const started = join(conf.root, "started");
+  const kcm = spawnKcm([
+    "isolate",
+    `--conf-dir=${conf.confDir}`,
+    "--pool=p",
+    "touch",
+    "--",
+    started,
+  ], { env: { KCM_LOCK_TIMEOUT: "60" } });
+  try {
+    await waitFor("isolate to wait for the lock", () => someoneWaitsOn(lock));
+    const sent = performance.now();
+    kcm.kill("SIGTERM");
+    const result = await finish(kcm);
+    const took = performance.now() - sent;
+    assert.equal(result.code, 143, result.stderr);
+    assert.match(
+      result.stderr,
+      /^WARNING:root:Caught SIGTERM before claiming a cpu list; not starting touch\n$/,
+    );
+    assert.ok(took < 5000, `ended ${took.toFixed(0)} ms after the signal`);
+    assert.equal(await Deno.stat(started).catch(() => undefined), undefined);
+  } finally {
+    holder.kill("SIGKILL");
+    await holder.status;
+  }
+  assert.equal(await conf.tasks("p", "0"), "");
+});
+
+const MODES = "init under umask 000 sets every mode itself; nobody may not hold the lock but may describe";
+Deno.test({
+  name: MODES,
+  ignore: skipUnless(MODES, cannotConfine),
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "kcm-modes-" });
+    const denoDir = join(root, "deno-dir");
+    try {
+      await Deno.chmod(root, 0o755);
+      await Deno.mkdir(denoDir, { mode: 0o777 });
+      await Deno.chmod(denoDir, 0o777);
+      const confDir = join(root, "kcm");
+      const init = await runArgv([
+        "sh",
+        "-c",
+        'umask 000 && exec "$@"',
+        "init",
+        ...kcmArgv([
+          "init",
+          `--conf-dir=${confDir}`,
+          "--num-dp-cores=2",
+          "--num-cp-cores=1",
+        ]),
+      ], {
+        KCM_SYS_FS: join(REPO_ROOT, "tests/fixtures/sysfs/xeon_d_1x8x2"),
+        KCM_PROC_FS: root,
+      });
+      assert.equal(init.code, 0, init.stderr);
+      const modes: string[] = [];
+      const walk = (dir: string, rel: string) => {
+        for (const entry of Deno.readDirSync(dir)) {
+          const path = join(dir, entry.name);
+          const mode = (Deno.lstatSync(path).mode! & 0o7777).toString(8);
+          modes.push(`${rel}${entry.name} ${mode}`);
+          if (entry.isDirectory) walk(path, `${rel}${entry.name}/`);
+        }
+      };
+      walk(confDir, "");
+      const wrong = modes.filter((line) =>
+        !/^lock 600$/.test(line) &&
+        !/^pools(\/[^/]+){0,2} 755$/.test(line) &&
+        !/^pools\/[^/]+\/(exclusive|[^/]+\/tasks) 644$/.test(line)
+      );
+      assert.deepEqual(wrong, []);
+      assert.equal((Deno.statSync(confDir).mode! & 0o7777).toString(8), "755");
+
+      // nobody cannot open the lock, so cannot flock(1) it.
+      const hog = await runArgv([
+        ...AS_NOBODY,
+        "flock",
+        "--nonblock",
+        "--exclusive",
+        join(confDir, "lock"),
+        "true",
+      ]);
+      assert.notEqual(hog.code, 0);
+      assert.match(hog.stderr, /Permission denied/);
+      // describe works for nobody, and says why it read without the lock.
+      const describe = await runArgv(
+        [...AS_NOBODY, ...kcmArgv(["describe", `--conf-dir=${confDir}`])],
+        { DENO_DIR: denoDir },
+      );
+      assert.equal(describe.code, 0, describe.stderr);
+      assert.deepEqual(
+        Object.keys(JSON.parse(describe.stdout).pools).sort(),
+        ["controlplane", "dataplane", "infra"],
+      );
+      assert.equal(
+        describe.stderr,
+        `INFO:root:Cannot open lock file "${confDir}/lock": permission denied: reading without the lock\n`,
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
