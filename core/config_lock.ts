@@ -4,7 +4,8 @@
  *
  * flock(2) needs only an open descriptor, of any access mode: whoever can
  * open the lock file can hold it and stall every writer. So `init` makes it
- * 0600 (core/config_create.ts), and a reader that may not open it (a user
+ * 0600 (core/config_create.ts), a writer narrows a looser one it owns to
+ * 0600 (directories made before, or by hand), and a reader that may not open it (a user
  * other than root) reads without it: every kcm write is an atomic rename,
  * so each file it reads is whole; only a set of files changed by one
  * writer may be seen half way (a claim's `tasks` without its `owners`).
@@ -75,6 +76,21 @@ function findLockHolder(
   return undefined;
 }
 
+/**
+ * A writer narrows a lock file others may open (one made by an older
+ * `init`, or by hand) to 0600, so that from now on no one else can open
+ * it to hold it. Best effort: a file kcm does not own is left as it is.
+ */
+function narrowLockMode(lockFile: string, info: Deno.FileInfo): void {
+  if (info.mode === null || (info.mode & 0o077) === 0) return;
+  if (info.uid !== Deno.uid()) return;
+  try {
+    Deno.chmodSync(lockFile, 0o600);
+  } catch {
+    // A read-only mount: nothing kcm can do about the mode there.
+  }
+}
+
 function openLockFile(lockFile: string, exclusive: boolean): Deno.FsFile {
   let info: Deno.FileInfo | undefined;
   try {
@@ -92,7 +108,9 @@ function openLockFile(lockFile: string, exclusive: boolean): Deno.FsFile {
     );
   }
   try {
-    return Deno.openSync(lockFile, { read: true, write: exclusive });
+    const file = Deno.openSync(lockFile, { read: true, write: exclusive });
+    if (exclusive && info !== undefined) narrowLockMode(lockFile, info);
+    return file;
   } catch (error) {
     throw new ConfigError(
       `Cannot open lock file "${lockFile}": ${osErrorReason(error)}`,

@@ -69,7 +69,8 @@ Deno.test({
   },
 });
 
-const OWN_PROCFS = "isolate and reconcile refuse the procfs of their own pid namespace";
+const OWN_PROCFS =
+  "isolate and reconcile refuse the procfs of their own pid namespace";
 Deno.test({
   name: OWN_PROCFS,
   ignore: skipUnless(OWN_PROCFS, cannotConfine),
@@ -140,7 +141,8 @@ Deno.test("SIGTERM while isolate waits for the lock ends the wait at once, 143, 
   assert.equal(await conf.tasks("p", "0"), "");
 });
 
-const MODES = "init under umask 000 sets every mode itself; nobody may not hold the lock but may describe";
+const MODES =
+  "init under umask 000 or 077 sets every mode itself; nobody may not hold the lock but may describe";
 Deno.test({
   name: MODES,
   ignore: skipUnless(MODES, cannotConfine),
@@ -151,40 +153,47 @@ Deno.test({
       await Deno.chmod(root, 0o755);
       await Deno.mkdir(denoDir, { mode: 0o777 });
       await Deno.chmod(denoDir, 0o777);
-      const confDir = join(root, "kcm");
-      const init = await runArgv([
-        "sh",
-        "-c",
-        'umask 000 && exec "$@"',
-        "init",
-        ...kcmArgv([
+      for (const umask of ["000", "077"]) {
+        const confDir = join(root, "kcm");
+        await Deno.remove(confDir, { recursive: true }).catch(() => {});
+        const init = await runArgv([
+          "sh",
+          "-c",
+          `umask ${umask} && exec "$@"`,
           "init",
-          `--conf-dir=${confDir}`,
-          "--num-dp-cores=2",
-          "--num-cp-cores=1",
-        ]),
-      ], {
-        KCM_SYS_FS: join(REPO_ROOT, "tests/fixtures/sysfs/xeon_d_1x8x2"),
-        KCM_PROC_FS: root,
-      });
-      assert.equal(init.code, 0, init.stderr);
-      const modes: string[] = [];
-      const walk = (dir: string, rel: string) => {
-        for (const entry of Deno.readDirSync(dir)) {
-          const path = join(dir, entry.name);
-          const mode = (Deno.lstatSync(path).mode! & 0o7777).toString(8);
-          modes.push(`${rel}${entry.name} ${mode}`);
-          if (entry.isDirectory) walk(path, `${rel}${entry.name}/`);
-        }
-      };
-      walk(confDir, "");
-      const wrong = modes.filter((line) =>
-        !/^lock 600$/.test(line) &&
-        !/^pools(\/[^/]+){0,2} 755$/.test(line) &&
-        !/^pools\/[^/]+\/(exclusive|[^/]+\/tasks) 644$/.test(line)
-      );
-      assert.deepEqual(wrong, []);
-      assert.equal((Deno.statSync(confDir).mode! & 0o7777).toString(8), "755");
+          ...kcmArgv([
+            "init",
+            `--conf-dir=${confDir}`,
+            "--num-dp-cores=2",
+            "--num-cp-cores=1",
+          ]),
+        ], {
+          KCM_SYS_FS: join(REPO_ROOT, "tests/fixtures/sysfs/xeon_d_1x8x2"),
+          KCM_PROC_FS: root,
+        });
+        assert.equal(init.code, 0, init.stderr);
+        const modes: string[] = [];
+        const walk = (dir: string, rel: string) => {
+          for (const entry of Deno.readDirSync(dir)) {
+            const path = join(dir, entry.name);
+            const mode = (Deno.lstatSync(path).mode! & 0o7777).toString(8);
+            modes.push(`${rel}${entry.name} ${mode}`);
+            if (entry.isDirectory) walk(path, `${rel}${entry.name}/`);
+          }
+        };
+        walk(confDir, "");
+        const wrong = modes.filter((line) =>
+          !/^lock 600$/.test(line) &&
+          !/^pools(\/[^/]+){0,2} 755$/.test(line) &&
+          !/^pools\/[^/]+\/(exclusive|[^/]+\/tasks) 644$/.test(line)
+        );
+        assert.deepEqual(wrong, [], `umask ${umask}`);
+        assert.equal(
+          (Deno.statSync(confDir).mode! & 0o7777).toString(8),
+          "755",
+        );
+      }
+      const confDir = join(root, "kcm");
 
       // nobody cannot open the lock, so cannot flock(1) it.
       const hog = await runArgv([
@@ -215,4 +224,56 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+const NARROW = "a writer narrows a lock file others may open to 0600";
+Deno.test({
+  name: NARROW,
+  ignore: skipUnless(NARROW, cannotConfine),
+  async fn() {
+    await using conf = await makeConfigDir({
+      p: { exclusive: true, lists: { "0": "" } },
+    });
+    const lock = join(conf.confDir, "lock");
+    await Deno.chmod(conf.root, 0o755);
+    await Deno.chmod(lock, 0o666);
+    const canHold = () =>
+      runArgv([...AS_NOBODY, "flock", "--nonblock", lock, "true"]);
+    assert.equal((await canHold()).code, 0, "nobody can hold a 0666 lock");
+    const result = await runKcm(["reconcile", `--conf-dir=${conf.confDir}`]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(((await Deno.stat(lock)).mode! & 0o7777).toString(8), "600");
+    assert.notEqual((await canHold()).code, 0, "nobody cannot any more");
+  },
+});
+
+Deno.test("timers beyond 2147483 s are usage errors naming the maximum; reconcile removes a killed init's staging folders", async () => {
+  await using conf = await makeConfigDir({
+    p: { exclusive: true, lists: { "0": "" } },
+  });
+  const args = ["reconcile", `--conf-dir=${conf.confDir}`];
+  const interval = await runKcm([...args, "--interval=2147484"]);
+  assert.equal(interval.code, 2);
+  assert.match(
+    interval.stderr,
+    /^kcm: error: --interval must be at most 2147483 \(the longest a timer waits\), got "2147484"\n/,
+  );
+  const timeout = await runKcm(args, {
+    env: { KCM_LOCK_TIMEOUT: "2147484" },
+  });
+  assert.equal(timeout.code, 2);
+  assert.match(timeout.stderr, /^kcm: error: KCM_LOCK_TIMEOUT must be at most/);
+  // Staging folders of inits whose process is gone (pid 999999 here).
+  const inside = join(conf.confDir, ".kcm-init-999999-5");
+  const beside = join(conf.root, ".kcm-init-kcm.999998-7");
+  const live = join(conf.confDir, `.kcm-init-${Deno.pid}`);
+  for (const dir of [inside, beside, live]) await Deno.mkdir(dir);
+  const result = await runKcm(args);
+  assert.equal(result.code, 0, result.stderr);
+  const exists = (path: string) =>
+    Deno.stat(path).then(() => true, () => false);
+  assert.deepEqual(
+    [await exists(inside), await exists(beside), await exists(live)],
+    [false, false, true],
+  );
 });
