@@ -340,7 +340,7 @@ async function ctrlC(options: AttackOptions): Promise<AttackRow> {
     const result = await outcome(child);
     let count = "none";
     try {
-      count = Deno.readTextFileSync(file).trim();
+      count = (await Deno.readTextFile(file)).trim();
     } catch {
       // The workload did not finish.
     }
@@ -435,6 +435,12 @@ async function pidReuse(options: AttackOptions): Promise<AttackRow> {
   return tally.row();
 }
 
+async function namesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
 /**
  * Entries that are not what kcm writes: links out of the directory, a
  * FIFO and an oversized file where `tasks` should be, pool names that
@@ -467,7 +473,7 @@ async function hostileEntries(options: AttackOptions): Promise<AttackRow> {
     await new Deno.Command("mkfifo", { args: [join(lists, "odd/3/tasks")] })
       .output();
     await Deno.writeTextFile(join(lists, "odd/4/tasks"), "1,".repeat(1 << 20));
-    const before = [...Deno.readDirSync(outside)].map((e) => e.name).sort();
+    const before = await namesIn(outside);
     const runs: [string, string[], number[]][] = [
       ["reconcile", ["reconcile"], [0]],
       ["describe", ["describe"], [0, 1]],
@@ -500,11 +506,11 @@ async function hostileEntries(options: AttackOptions): Promise<AttackRow> {
         tally.fail(`${what}: a stack trace`);
       }
     }
-    const after = [...Deno.readDirSync(outside)].map((e) => e.name).sort();
+    const after = await namesIn(outside);
     if (JSON.stringify(after) !== JSON.stringify(before)) {
       tally.lose(`files appeared outside: ${after}`);
     }
-    if (Deno.readTextFileSync(secret) !== "TOP-SECRET-4711") {
+    if ((await Deno.readTextFile(secret)) !== "TOP-SECRET-4711") {
       tally.lose("the outside file changed");
     }
     // The pid 99999999 of dp/1 is dead: reconcile freed it despite the rest.
