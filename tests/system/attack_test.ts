@@ -17,7 +17,7 @@ Deno.test({
   async fn() {
     const seed = Number(Deno.env.get("KCM_TEST_SEED") ?? Date.now() % 2 ** 31);
     console.log(`seed ${seed} (KCM_TEST_SEED=${seed} replays the same draws)`);
-    const rows = await runAttacks({ seed, tries: 40, budgetMs: 60_000 });
+    const rows = await runAttacks({ seed, tries: 40, budgetMs: 120_000 });
     console.log(formatTable(rows));
     for (const row of rows) {
       assert.ok(row.tries > 0, `${row.attack}: no try ran`);
