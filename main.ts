@@ -19,6 +19,8 @@ const LOADERS: Record<CommandName, () => Promise<CommandModule<unknown>>> = {
   "isolate": () => import("./commands/isolate.ts"),
   "install": () => import("./commands/install.ts"),
   "node-report": () => import("./commands/node_report.ts"),
+  "uninstall": () => import("./commands/uninstall.ts"),
+  "cluster-uninstall": () => import("./commands/cluster_uninstall.ts"),
 };
 
 function describeCause(error: unknown): string {

@@ -2,17 +2,22 @@
  * `kcm cluster-init`: prepare nodes of a cluster for kcm.
  *
  * Every flag is checked before any API call. The nodes are `--host-list`
- * (each must exist) or, with `--all-hosts`, every schedulable Node. For
- * each node a one-shot setup pod runs the chosen commands among init,
- * install and discover in list order (see core/k8s/workloads.ts); a setup
- * pod of an earlier run is deleted first. When every setup pod has ended,
- * reconcile and node-report go into the `kcm-daemons` DaemonSet, created or
- * updated to cover the nodes that succeeded (nodes already in it stay).
+ * (each must exist) or, with `--all-hosts`, every Node; nodes that are
+ * NotReady, unreachable or cordoned are skipped with a message, and
+ * `--all-hosts` also skips control-plane nodes (see node_selection.ts).
+ * For each node a one-shot setup pod runs the chosen commands among init,
+ * install and discover in list order (see workloads.ts); each node goes on
+ * its own, so one stuck node never holds up the others (one_shot_pods.ts).
+ * Then reconcile and node-report (and a periodic discover, when discover
+ * is in the list) go into the `kcm-daemons` DaemonSet, which runs on every
+ * node discover labelled: created, or converged by server-side apply
+ * towards what this run's flags say, with each change logged
+ * (apply_daemon_set.ts).
  *
- * Progress goes to the log at INFO, one line per node state change; a
- * failure or the `--timeout` ends with ERROR lines naming node, pod,
- * container, reason and the last lines of the container's log, and exit 1.
- * Objects go to `--namespace`, default the namespace kcm runs in.
+ * Progress goes to the log at INFO. At the end a table on stdout gives
+ * every node's result (ok, failed, timed out, skipped); any node that is
+ * not ok makes the exit status 1. Objects go to `--namespace`, default the
+ * namespace kcm runs in.
  */
 
 import { parseCount } from "../core/cli.ts";
@@ -21,16 +26,22 @@ import { KcmError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { applyDaemonSet } from "../core/k8s/apply_daemon_set.ts";
 import { connectK8s } from "../core/k8s/client.ts";
+import { type ConnectionFlags, connectionFlags } from "../core/k8s/config.ts";
 import { explainApiError } from "../core/k8s/errors.ts";
 import { isDns1123Subdomain } from "../core/k8s/node_name.ts";
-import { selectNodes } from "../core/k8s/node_selection.ts";
-import { runSetupPods } from "../core/k8s/setup_pods.ts";
+import { describeSkip, selectNodes } from "../core/k8s/node_selection.ts";
+import { formatNodeTable, type NodeRow } from "../core/k8s/node_table.ts";
+import { runOneShotPods } from "../core/k8s/one_shot_pods.ts";
+import type { NodeResult } from "../core/k8s/one_shot_progress.ts";
 import {
   type ClusterCommand,
   DAEMON_COMMANDS,
   type DaemonCommand,
+  type DaemonContainer,
+  daemonContainerOf,
   ONE_SHOT_COMMANDS,
   type OneShotCommand,
+  setupPod,
   setupPodName,
   type WorkloadSettings,
 } from "../core/k8s/workloads.ts";
@@ -50,63 +61,74 @@ export interface ClusterInitOptions {
   readonly hosts: readonly string[] | "all";
   readonly commands: readonly ClusterCommand[];
   readonly settings: WorkloadSettings;
+  /** Which settings were given on the command line (not defaulted). */
+  readonly given: {
+    readonly image: boolean;
+    readonly pullPolicy: boolean;
+    readonly confDir: boolean;
+  };
   readonly timeoutSeconds: number;
   /** `--namespace`, else undefined (the namespace kcm runs in). */
   readonly namespace: string | undefined;
+  readonly connection: ConnectionFlags;
 }
 
 function splitList(text: string): string[] {
   return text.split(",").map((s) => s.trim());
 }
 
-/** Validates `cluster-init`'s flags (SPEC §1.11 and sane node names). */
-export function parse(invocation: Invocation): ClusterInitOptions {
+/** Validates `--host-list`: DNS-1123 names, no blanks, no repeats. */
+export function parseHostList(
+  text: string,
+  podName: (node: string) => string,
+): string[] {
+  const hosts = splitList(text);
+  for (const host of hosts) {
+    if (host === "") {
+      throw new UsageError(`--host-list has an empty entry: "${text}"`);
+    }
+    if (!isDns1123Subdomain(host)) {
+      throw new UsageError(
+        `--host-list: "${host}" is not a valid node name (lowercase letters, digits, "-" and ".")`,
+      );
+    }
+    if (podName(host).length > 253) {
+      throw new UsageError(`--host-list: node name "${host}" is too long`);
+    }
+  }
+  const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
+  if (twice !== undefined) {
+    throw new UsageError(`--host-list names "${twice}" twice`);
+  }
+  return hosts;
+}
+
+/** The nodes of `--host-list`/`--all-hosts`: exactly one must be given. */
+export function parseHosts(
+  invocation: Invocation,
+  command: string,
+  podName: (node: string) => string,
+): readonly string[] | "all" {
   const hostList = invocation.options["host-list"];
   const allHosts = invocation.options["all-hosts"] === true;
   if (allHosts && typeof hostList === "string") {
     throw new UsageError("Give either --host-list or --all-hosts, not both");
   }
   if (!allHosts && typeof hostList !== "string") {
-    throw new UsageError("cluster-init needs --host-list or --all-hosts");
+    throw new UsageError(
+      `${command} needs --host-list or --all-hosts`,
+    );
   }
-  let hosts: string[] | "all" = "all";
-  if (typeof hostList === "string") {
-    hosts = splitList(hostList);
-    for (const host of hosts) {
-      if (host === "") {
-        throw new UsageError(`--host-list has an empty entry: "${hostList}"`);
-      }
-      if (!isDns1123Subdomain(host)) {
-        throw new UsageError(
-          `--host-list: "${host}" is not a valid node name (lowercase letters, digits, "-" and ".")`,
-        );
-      }
-      if (setupPodName(host).length > 253) {
-        throw new UsageError(`--host-list: node name "${host}" is too long`);
-      }
-    }
-    const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
-    if (twice !== undefined) {
-      throw new UsageError(`--host-list names "${twice}" twice`);
-    }
-  }
+  return typeof hostList === "string"
+    ? parseHostList(hostList, podName)
+    : "all";
+}
 
-  const commands = splitList(stringOption(invocation, "kcm-cmd-list"));
-  for (const command of commands) {
-    if (!(COMMANDS as readonly string[]).includes(command)) {
-      throw new UsageError(
-        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got "${command}"`,
-      );
-    }
-  }
-  if (commands.includes("init") && commands[0] !== "init") {
-    throw new UsageError("init command should be run and listed first.");
-  }
-  const repeated = commands.find((c, i) => commands.indexOf(c) !== i);
-  if (repeated !== undefined) {
-    throw new UsageError(`--kcm-cmd-list names "${repeated}" twice`);
-  }
-
+/** Validates the image, pull policy, directories and namespace flags. */
+export function parseWorkloadFlags(invocation: Invocation): {
+  settings: Omit<WorkloadSettings, "numDpCores" | "numCpCores">;
+  namespace: string | undefined;
+} {
   const pullPolicy = stringOption(invocation, "kcm-img-pol");
   if (!PULL_POLICIES.includes(pullPolicy)) {
     throw new UsageError(
@@ -114,20 +136,9 @@ export function parse(invocation: Invocation): ClusterInitOptions {
     );
   }
   const image = stringOption(invocation, "kcm-img");
-  if (image === "") throw new UsageError("--kcm-img must not be empty");
-  const numDpCores = parseCount(
-    "num-dp-cores",
-    stringOption(invocation, "num-dp-cores"),
-  );
-  const numCpCores = parseCount(
-    "num-cp-cores",
-    stringOption(invocation, "num-cp-cores"),
-  );
-  const timeoutSeconds = parseCount(
-    "timeout",
-    stringOption(invocation, "timeout"),
-    1,
-  );
+  if (image.trim() === "" || /\s/.test(image)) {
+    throw new UsageError(`--kcm-img is not an image name: "${image}"`);
+  }
   const confDir = stringOption(invocation, "conf-dir");
   const installDir = stringOption(invocation, "install-dir");
   for (
@@ -149,19 +160,83 @@ export function parse(invocation: Invocation): ClusterInitOptions {
     );
   }
   return {
-    hosts,
-    commands: commands as ClusterCommand[],
-    settings: {
-      image,
-      pullPolicy,
-      confDir,
-      installDir,
-      numDpCores,
-      numCpCores,
-    },
-    timeoutSeconds,
+    settings: { image, pullPolicy, confDir, installDir },
     namespace: typeof namespace === "string" ? namespace : undefined,
   };
+}
+
+/** Validates `cluster-init`'s flags (the seed's rules and sane names). */
+export function parse(invocation: Invocation): ClusterInitOptions {
+  const hosts = parseHosts(invocation, "cluster-init", setupPodName);
+  const commands = splitList(stringOption(invocation, "kcm-cmd-list"));
+  for (const command of commands) {
+    if (!(COMMANDS as readonly string[]).includes(command)) {
+      throw new UsageError(
+        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got "${command}"`,
+      );
+    }
+  }
+  if (commands.includes("init") && commands[0] !== "init") {
+    throw new UsageError("init command should be run and listed first.");
+  }
+  const repeated = commands.find((c, i) => commands.indexOf(c) !== i);
+  if (repeated !== undefined) {
+    throw new UsageError(`--kcm-cmd-list names "${repeated}" twice`);
+  }
+  const { settings, namespace } = parseWorkloadFlags(invocation);
+  const numDpCores = parseCount(
+    "num-dp-cores",
+    stringOption(invocation, "num-dp-cores"),
+  );
+  const numCpCores = parseCount(
+    "num-cp-cores",
+    stringOption(invocation, "num-cp-cores"),
+  );
+  const timeoutSeconds = parseCount(
+    "timeout",
+    stringOption(invocation, "timeout"),
+    1,
+  );
+  const given = invocation.given;
+  return {
+    hosts,
+    commands: commands as ClusterCommand[],
+    settings: { ...settings, numDpCores, numCpCores },
+    given: {
+      image: given.includes("kcm-img"),
+      pullPolicy: given.includes("kcm-img-pol"),
+      confDir: given.includes("conf-dir"),
+    },
+    timeoutSeconds,
+    namespace,
+    connection: connectionFlags(invocation.options),
+  };
+}
+
+/** A table row for a one-shot pod result. */
+export function resultRow(result: NodeResult): NodeRow {
+  return {
+    node: result.node,
+    result: result.outcome === "succeeded" ? "ok" : result.outcome,
+    detail: result.detail,
+  };
+}
+
+/** The daemon containers `commands` ask for. */
+function daemonContainers(
+  commands: readonly ClusterCommand[],
+): DaemonContainer[] {
+  const containers: DaemonContainer[] = commands
+    .filter((c): c is DaemonCommand =>
+      (DAEMON_COMMANDS as readonly string[]).includes(c)
+    )
+    .map(daemonContainerOf);
+  // A DaemonSet that runs daemons also rediscovers, when discover is asked
+  // for: a re-registered Node gets kcm's capacity, label and taint back.
+  if (containers.length > 0 && commands.includes("discover")) {
+    containers.push("discover");
+  }
+  return containers;
 }
 
 /** Runs `kcm cluster-init`. */
@@ -171,56 +246,81 @@ export async function run(
 ): Promise<number> {
   const { clock, log } = host;
   const deadline = clock.now() + options.timeoutSeconds * 1000;
-  const client = await connectK8s(host.env, { log, clock });
+  const client = await connectK8s(host.env, {
+    log,
+    clock,
+    connection: options.connection,
+  });
+  const rows: NodeRow[] = [];
   try {
     const namespace = options.namespace ?? client.namespace;
-    const nodes = await selectNodes(client, options.hosts, log);
+    const { selected, skipped } = await selectNodes(
+      client,
+      options.hosts,
+      log,
+    );
     log.info(
-      `cluster-init: nodes ${nodes.join(", ")}; commands ${
-        options.commands.join(", ")
-      }; namespace ${namespace}`,
+      `cluster-init: ${selected.length} node${
+        selected.length === 1 ? "" : "s"
+      }; commands ${options.commands.join(", ")}; namespace ${namespace}`,
     );
     const oneShot = options.commands.filter((c): c is OneShotCommand =>
       (ONE_SHOT_COMMANDS as readonly string[]).includes(c)
     );
-    const daemons = options.commands.filter((c): c is DaemonCommand =>
-      (DAEMON_COMMANDS as readonly string[]).includes(c)
-    );
-    let succeeded = nodes;
-    let failed: string[] = [];
+    let succeeded = selected.length;
     if (oneShot.length > 0) {
-      ({ succeeded, failed } = await runSetupPods(client, nodes, {
+      const results = await runOneShotPods(client, selected, {
         namespace,
-        commands: oneShot,
-        settings: options.settings,
+        component: "setup",
+        podName: setupPodName,
+        pod: (node) => setupPod(node, oneShot, options.settings),
+        doing: `running ${oneShot.join(", ")}`,
         deadline,
         clock,
         log,
-      }));
+      });
+      rows.push(...results.map(resultRow));
+      succeeded = results.filter((r) => r.outcome === "succeeded").length;
+    } else {
+      rows.push(
+        ...selected.map((node) => ({ node, result: "ok", detail: "" })),
+      );
     }
-    if (daemons.length > 0 && succeeded.length > 0) {
-      await applyDaemonSet(client, succeeded, {
+    for (const { name, reason } of skipped) {
+      rows.push({
+        node: name,
+        result: "skipped",
+        detail: describeSkip(reason),
+      });
+    }
+    const containers = daemonContainers(options.commands);
+    if (containers.length > 0 && succeeded > 0) {
+      await applyDaemonSet(client, {
         namespace,
-        commands: daemons,
+        containers,
         settings: options.settings,
-        clock,
+        given: options.given,
         log,
       });
     }
-    if (failed.length > 0) {
-      throw new KcmError(
-        `cluster-init failed on ${failed.length} of ${nodes.length} nodes: ${
-          failed.join(", ")
-        }`,
-        1,
-        { hint: "see the ERROR lines above for the pod, container and log" },
-      );
-    }
-    log.info(`cluster-init done on ${nodes.length} nodes`);
-    return 0;
   } catch (error) {
     throw explainApiError("cluster-init", error);
   } finally {
     client.close();
+    if (rows.length > 0) await host.write(formatNodeTable(rows));
   }
+  const bad = rows.filter((r) =>
+    r.result !== "ok" && !(options.hosts === "all" && r.result === "skipped")
+  );
+  if (bad.length > 0) {
+    throw new KcmError(
+      `cluster-init did not finish on ${bad.length} of ${rows.length} nodes: ${
+        bad.map((r) => r.node).join(", ")
+      }`,
+      1,
+      { hint: "see the table above and the ERROR lines for each node" },
+    );
+  }
+  log.info(`cluster-init done on ${rows.length} nodes`);
+  return 0;
 }

@@ -5,15 +5,23 @@
  * lock; a missing pool fails before any API call), then patches the Node:
  * status capacity `kcm.intel.com/dataplane-cores` = that number, label
  * `kcm.intel.com/kcm-node=true`, taint `kcm=true:NoSchedule` (other taints
- * kept, never duplicated). The node is `NODE_NAME`, else the host name.
- * API errors are fatal (exit 1). What it did goes to the log at INFO.
+ * kept, never duplicated); what is already in place is not patched again.
+ * The node is `NODE_NAME`, else the host name. API errors are fatal (exit
+ * 1). What it did goes to the log at INFO.
+ *
+ * With `--interval=<seconds>` it runs again every interval until SIGTERM,
+ * so a Node that lost kcm's capacity, label or taint (re-registered, or
+ * edited by hand) gets them back; errors are then logged and the loop
+ * goes on.
  */
 
+import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
 import { readPool, withConfigLock } from "../core/config_dir.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
-import { connectK8s } from "../core/k8s/client.ts";
+import { connectK8s, LOOP_RETRY, ONE_SHOT_RETRY } from "../core/k8s/client.ts";
+import { type ConnectionFlags, connectionFlags } from "../core/k8s/config.ts";
 import { explainApiError } from "../core/k8s/errors.ts";
 import { nodeName } from "../core/k8s/node_name.ts";
 import {
@@ -23,15 +31,26 @@ import {
   labelAndTaintNode,
   NODE_LABEL,
 } from "../core/k8s/nodes.ts";
+import { repeatEvery } from "../core/repeat.ts";
 
 /** Options of `kcm discover`. */
 export interface DiscoverOptions {
   readonly confDir: string;
+  /** Seconds between runs; 0 runs once. */
+  readonly intervalSeconds: number;
+  readonly connection: ConnectionFlags;
 }
 
 /** Validates `discover`'s flags. */
 export function parse(invocation: Invocation): DiscoverOptions {
-  return { confDir: stringOption(invocation, "conf-dir") };
+  return {
+    confDir: stringOption(invocation, "conf-dir"),
+    intervalSeconds: parseCount(
+      "interval",
+      stringOption(invocation, "interval"),
+    ),
+    connection: connectionFlags(invocation.options),
+  };
 }
 
 function fail(action: string, node: string, error: unknown): never {
@@ -40,11 +59,11 @@ function fail(action: string, node: string, error: unknown): never {
   });
 }
 
-/** Runs `kcm discover`. */
-export async function run(
+/** One discovery: read the pool, patch the Node where it differs. */
+async function discoverOnce(
   options: DiscoverOptions,
   host: Host,
-): Promise<number> {
+): Promise<void> {
   const pool = await withConfigLock(
     options.confDir,
     false,
@@ -68,13 +87,16 @@ export async function run(
   const client = await connectK8s(host.env, {
     log: host.log,
     clock: host.clock,
+    retry: options.intervalSeconds > 0 ? LOOP_RETRY : ONE_SHOT_RETRY,
+    connection: options.connection,
   });
   try {
-    await advertiseDataplaneCores(client, node, count).catch((e) =>
-      fail("advertise dataplane cores on", node, e)
-    );
+    const advertised = await advertiseDataplaneCores(client, node, count)
+      .catch((e) => fail("advertise dataplane cores on", node, e));
     host.log.info(
-      `Node "${node}": capacity ${DATAPLANE_RESOURCE}=${count}`,
+      `Node "${node}": capacity ${DATAPLANE_RESOURCE}=${count}${
+        advertised ? "" : " (already set)"
+      }`,
     );
     const done = await labelAndTaintNode(client, node, {
       clock: host.clock,
@@ -89,5 +111,14 @@ export async function run(
   } finally {
     client.close();
   }
-  return 0;
+}
+
+/** Runs `kcm discover`. */
+export function run(options: DiscoverOptions, host: Host): Promise<number> {
+  return repeatEvery(
+    options.intervalSeconds,
+    host,
+    "discover",
+    () => discoverOnce(options, host),
+  );
 }

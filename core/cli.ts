@@ -18,6 +18,8 @@ export const COMMANDS = [
   "isolate",
   "install",
   "node-report",
+  "uninstall",
+  "cluster-uninstall",
 ] as const;
 
 /** A subcommand name. */
@@ -49,7 +51,17 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   "no-affinity": { value: false },
   "timeout": { value: true, default: "600" },
   "namespace": { value: true },
+  "kubeconfig": { value: true },
+  "context": { value: true },
+  "insecure-http": { value: false },
+  "keep-existing": { value: false },
+  "force": { value: false },
+  "local": { value: false },
+  "delete-crds": { value: false },
 };
+
+/** The connection options of every command that talks to the API. */
+const CONNECTION = ["kubeconfig", "context", "insecure-http"];
 
 const ALLOWED: Readonly<Record<CommandName, readonly string[]>> = {
   "cluster-init": [
@@ -64,14 +76,29 @@ const ALLOWED: Readonly<Record<CommandName, readonly string[]>> = {
     "num-cp-cores",
     "timeout",
     "namespace",
+    ...CONNECTION,
   ],
-  "init": ["conf-dir", "num-dp-cores", "num-cp-cores"],
-  "discover": ["conf-dir"],
+  "init": ["conf-dir", "num-dp-cores", "num-cp-cores", "keep-existing"],
+  "discover": ["conf-dir", "interval", ...CONNECTION],
   "describe": ["conf-dir"],
   "reconcile": ["conf-dir", "publish", "interval"],
   "isolate": ["conf-dir", "pool", "no-affinity"],
   "install": ["install-dir"],
   "node-report": ["conf-dir", "publish", "interval"],
+  "uninstall": ["conf-dir", "install-dir", "force", "local", ...CONNECTION],
+  "cluster-uninstall": [
+    "host-list",
+    "all-hosts",
+    "kcm-img",
+    "kcm-img-pol",
+    "conf-dir",
+    "install-dir",
+    "timeout",
+    "namespace",
+    "force",
+    "delete-crds",
+    ...CONNECTION,
+  ],
 };
 
 /** What the user asked for. */
@@ -83,6 +110,8 @@ export type CommandLine =
     readonly command: CommandName;
     /** Every option the command takes: given value, else its default. */
     readonly options: Readonly<Record<string, string | boolean | undefined>>;
+    /** The options given on the command line (not defaulted), by full name. */
+    readonly given: readonly string[];
     /** Positionals before `--` (isolate's `<command>`). */
     readonly positionals: readonly string[];
     /** Tokens after `--`, verbatim; undefined when there was no `--`. */
@@ -197,7 +226,14 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       throw new UsageError(`"--" is only valid with isolate`);
     }
   }
-  return { kind: "command", command: name, options, positionals, rest };
+  return {
+    kind: "command",
+    command: name,
+    options,
+    given: [...given.keys()],
+    positionals,
+    rest,
+  };
 }
 
 /** Reads a whole number option, rejecting anything else as a usage error. */

@@ -10,6 +10,8 @@ import type { Host } from "./host.ts";
 export interface Invocation {
   /** Every option of the command: given value, else its default. */
   readonly options: Readonly<Record<string, string | boolean | undefined>>;
+  /** The options given on the command line (not defaulted), by full name. */
+  readonly given: readonly string[];
   /** Positionals before `--`. */
   readonly positionals: readonly string[];
   /** Tokens after `--`, verbatim. */

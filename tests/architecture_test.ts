@@ -18,8 +18,13 @@ const PURE = [
   "core/k8s/node_name.ts",
   "core/k8s/pod_state.ts",
   "core/k8s/report_objects.ts",
-  "core/k8s/setup_progress.ts",
+  "core/k8s/one_shot_progress.ts",
   "core/k8s/workloads.ts",
+  "core/k8s/forbidden.ts",
+  "core/k8s/tls_problem.ts",
+  "core/k8s/node_table.ts",
+  "core/k8s/object_diff.ts",
+  "core/layout_check.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {

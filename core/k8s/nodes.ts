@@ -146,13 +146,17 @@ export async function getNode(
 /**
  * Sets `status.capacity["kcm.intel.com/dataplane-cores"]` to `count`
  * (the kubelet copies capacity it does not manage into allocatable).
+ * Resolves to false, without a patch, when it already says `count`.
  */
 export async function advertiseDataplaneCores(
   client: K8sClient,
   name: string,
   count: number,
-): Promise<void> {
+): Promise<boolean> {
   const node = await getNode(client, name);
+  if (node.status?.capacity?.[DATAPLANE_RESOURCE] === String(count)) {
+    return false;
+  }
   const ops: PatchOperation[] = node.status?.capacity === undefined
     ? [{
       op: "add",
@@ -169,6 +173,7 @@ export async function advertiseDataplaneCores(
     `/api/v1/nodes/${encodeURIComponent(name)}/status`,
     { body: ops, contentType: JSON_PATCH },
   );
+  return true;
 }
 
 /**

@@ -26,6 +26,7 @@ function assertOneErrorLine(stderr: string, pattern: RegExp): void {
 Deno.test("parse() takes --install-dir and rejects an empty one", () => {
   const invocation = (dir: string) => ({
     options: { "install-dir": dir },
+    given: [],
     positionals: [],
     rest: undefined,
   });

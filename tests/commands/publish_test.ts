@@ -1,8 +1,8 @@
 /**
  * Report publishing against a real kube-apiserver: `publishReport()`
  * directly, and `reconcile --publish` / `node-report --publish` as
- * subprocesses running as the `kcm` ServiceAccount with exactly the shipped
- * RBAC, including an API outage in `--interval` mode (a TCP relay in front
+ * subprocesses running as kcm's node agent (token bound to the node) with
+ * exactly the shipped RBAC and admission policy, including an API outage in `--interval` mode (a TCP relay in front
  * of the API server that the test turns off and on).
  */
 
@@ -11,12 +11,19 @@ import { type Host, systemClock } from "../../core/host.ts";
 import { createLogger } from "../../core/log.ts";
 import { reportCrd } from "../../core/k8s/report_objects.ts";
 import { publishReport } from "../../core/k8s/reports.ts";
-import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
+import {
+  installKcmIdentities,
+  KCM_NAMESPACE,
+} from "../_helpers/k8s_manifests.ts";
 import { finish, runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
-import { type ControlPlane, startControlPlane } from "../k8s/testenv.ts";
+import {
+  type ControlPlane,
+  createNode,
+  startControlPlane,
+} from "../k8s/testenv.ts";
 
-const NS = "kcm-reports";
+const NS = KCM_NAMESPACE;
 
 function fakeHost(env: Record<string, string>, now: Date) {
   const lines: string[] = [];
@@ -114,10 +121,12 @@ function relay(target: number) {
 
 Deno.test("publishReport() creates and replaces report objects", async (t) => {
   await using cp = await startControlPlane();
-  const sa = await kcmServiceAccount(cp, NS);
+  const kcm = await installKcmIdentities(cp);
+  await createNode(cp, "worker-7");
+  const sa = await kcm.nodeAgent("worker-7");
   const env = { ...sa.inClusterEnv, NODE_NAME: "Worker_7" };
 
-  await t.step("a NodeReport is created with the CRD", async () => {
+  await t.step("a NodeReport is created under the shipped CRD", async () => {
     const { host, lines } = fakeHost(env, new Date("2030-01-02T03:04:05Z"));
     const report = {
       checks: { configDirectory: { ok: true, errors: [] } },
@@ -152,7 +161,7 @@ Deno.test("publishReport() creates and replaces report objects", async (t) => {
     );
     assert.match(
       lines.join(""),
-      /INFO:root:Published NodeReport kcm-reports\/worker-7 \(created\)/,
+      /INFO:root:Published NodeReport kcm-system\/worker-7 \(created\)/,
     );
     assert.ok(!lines.join("").includes(sa.token));
   });
@@ -206,14 +215,17 @@ Deno.test("publishReport() creates and replaces report objects", async (t) => {
     );
     await assert.rejects(
       publishReport(host, "NodeReport", {}),
-      /^KcmError: Cannot publish NodeReport: GET \/apis\/apiextensions.k8s.io\/v1\/customresourcedefinitions\/nodereports.kcm.intel.com: 403 Forbidden: .*cannot get resource "customresourcedefinitions"/,
+      /^KcmError: Cannot publish NodeReport: POST \/apis\/kcm.intel.com\/v1\/namespaces\/kcm-system\/nodereports: 403 Forbidden: .*cannot create resource "nodereports"/,
     );
   });
 });
 
 Deno.test("reconcile and node-report --publish publish through the CLI", async (t) => {
   await using cp = await startControlPlane();
-  const sa = await kcmServiceAccount(cp, NS);
+  const kcm = await installKcmIdentities(cp);
+  for (const node of ["cli-node", "looping"]) await createNode(cp, node);
+  const sa = await kcm.nodeAgent("cli-node");
+  const looping = await kcm.nodeAgent("looping");
   await using config = await makeConfigDir({
     dataplane: { exclusive: true, lists: { "2": "999999999" } },
     infra: { exclusive: false, lists: { "0-1": "" } },
@@ -259,6 +271,7 @@ Deno.test("reconcile and node-report --publish publish through the CLI", async (
       {
         env: {
           ...env,
+          ...looping.inClusterEnv,
           NODE_NAME: "looping",
           KUBERNETES_SERVICE_PORT: String(gate.port()),
           KCM_LOG_LEVEL: "INFO",

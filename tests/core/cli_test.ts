@@ -14,6 +14,7 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
     "conf-dir": "/etc/kcm",
     "num-dp-cores": "4",
     "num-cp-cores": "1",
+    "keep-existing": false,
   });
   assert.deepEqual(command(["reconcile"]).options, {
     "conf-dir": "/etc/kcm",
