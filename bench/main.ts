@@ -1,22 +1,36 @@
 // deno-lint-ignore-file no-console
 /**
- * `deno task bench`: runs the five benchmarks of issue 7 and prints one
- * markdown table. Options: `--quick` (fewer repetitions), `--only=<name>`
- * (one benchmark: isolate, contention, reconcile, node-report, memory).
+ * `deno task bench`: runs the benchmarks and prints one markdown table.
+ * Options: `--quick` (fewer repetitions), `--only=<name>` (one benchmark:
+ * isolate, contention, reconcile, node-report, memory, allocate, kubelet).
+ * `kubelet` (kcm's allocator against the kubelet's, bench/kubelet_compare.ts)
+ * needs Go and runs only when asked for with `--only=kubelet`.
  *
  * The memory loops take five minutes of wall time but little CPU, so they
  * start first and are collected last, while the others run.
  */
 
+import { benchAllocate } from "./allocate.ts";
 import { benchContention } from "./contention.ts";
 import { benchIsolateStartup } from "./isolate_startup.ts";
 import { startMemoryBench } from "./memory.ts";
+import { printKubeletComparison } from "./kubelet_compare.ts";
 import { benchNodeReportScale } from "./node_report_scale.ts";
 import type { BenchOptions } from "./options.ts";
 import { benchReconcileScale } from "./reconcile_scale.ts";
 import { formatTable, type Row } from "./table.ts";
 
-const NAMES = ["isolate", "contention", "reconcile", "node-report", "memory"];
+const NAMES = [
+  "isolate",
+  "contention",
+  "reconcile",
+  "node-report",
+  "memory",
+  "allocate",
+  "kubelet",
+];
+/** Benchmarks that run only when named with `--only`. */
+const OPT_IN = ["kubelet"];
 
 function machine(): string {
   const cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
@@ -42,7 +56,8 @@ async function run(): Promise<number> {
     return 2;
   }
   const options: BenchOptions = { quick };
-  const wanted = (name: string) => only === undefined || only === name;
+  const wanted = (name: string) =>
+    only === name || (only === undefined && !OPT_IN.includes(name));
   const started = performance.now();
   console.log(
     `# kcm benchmarks${quick ? " (--quick)" : ""}\nmachine: ${machine()}`,
@@ -53,7 +68,12 @@ async function run(): Promise<number> {
   if (wanted("contention")) rows.push(...await benchContention(options));
   if (wanted("reconcile")) rows.push(...await benchReconcileScale(options));
   if (wanted("node-report")) rows.push(...await benchNodeReportScale(options));
+  if (wanted("allocate")) rows.push(...await benchAllocate(options));
   if (memory !== undefined) rows.push(...await memory.finish());
+  if (wanted("kubelet")) {
+    await printKubeletComparison({ seeds: quick ? 3 : 10, steps: 600 });
+    if (rows.length === 0) return 0;
+  }
   console.log(`\n## Results (${machine()})\n`);
   console.log(formatTable(rows));
   console.log(

@@ -5,6 +5,8 @@
  * system-cpu and sysfs-devices-node ABI documents:
  *
  * - `devices/system/cpu/online`: the online CPUs (only those count);
+ * - `devices/system/cpu/isolated`: the CPUs the kernel keeps out of load
+ *   balancing (`isolcpus=`), read by {@linkcode readIsolatedCpus} only;
  * - `devices/system/cpu/cpu<N>/topology/{physical_package_id,die_id,core_id}`
  *   (`die_id` is missing before Linux 5.2: taken as 0);
  * - `devices/system/node/node<X>/cpulist` (no `node` directory: no NUMA);
@@ -18,7 +20,7 @@
  */
 
 import { joinPath } from "./paths.ts";
-import { CpuListSyntaxError, type CpuSet, parseCpuList } from "./cpuset.ts";
+import { CpuListSyntaxError, CpuSet, parseCpuList } from "./cpuset.ts";
 import { SysfsError } from "./errors.ts";
 import { type LogicalCpu, Topology } from "./topology.ts";
 
@@ -104,6 +106,22 @@ export async function readOnlineCpus(sysRoot: string): Promise<CpuSet> {
     );
   }
   return cpus;
+}
+
+/**
+ * The CPUs the kernel isolates from the scheduler's load balancing (the
+ * `isolcpus=` boot parameter), from `<sysRoot>/devices/system/cpu/isolated`
+ * (Linux 4.2 and later). A missing file and an empty one (the kernel
+ * writes a lone newline) both mean none. The list may name offline CPUs;
+ * callers intersect it with the topology.
+ *
+ * @throws {SysfsError} when the file cannot be read or is not a CPU list;
+ * the message names the file and quotes what it held.
+ */
+export async function readIsolatedCpus(sysRoot: string): Promise<CpuSet> {
+  const file = joinPath(cpuDir(sysRoot), "isolated");
+  const text = await readSysfsFile(file, { optional: true });
+  return text === undefined ? CpuSet.EMPTY : parseSysfsCpuList(file, text);
 }
 
 /** Maps each CPU listed by a `node<X>/cpulist` to X; empty without NUMA. */

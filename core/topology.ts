@@ -35,6 +35,19 @@ export interface PhysicalCore {
   cpus: CpuSet;
 }
 
+/**
+ * Where a set of CPUs sits: the distinct NUMA nodes, packages and L3 ids of
+ * its CPUs, each ascending. CPUs the topology does not know (offline, or
+ * from another machine) are listed in `unknown` and counted nowhere else; a
+ * known CPU without a NUMA node or L3 adds nothing to those lists.
+ */
+export interface Placement {
+  readonly numaNodes: readonly number[];
+  readonly packages: readonly number[];
+  readonly l3Ids: readonly number[];
+  readonly unknown: CpuSet;
+}
+
 /** Identifies a physical core. */
 export type CoreKey = Pick<PhysicalCore, "packageId" | "dieId" | "coreId">;
 
@@ -192,6 +205,47 @@ export class Topology {
     return this.cores.filter((core) =>
       core.cpus.toArray().some((id) => this.#byId.get(id)?.numaNode === node)
     );
+  }
+
+  /**
+   * Where `cpus` sits: their NUMA nodes, packages and L3 ids.
+   *
+   * @example
+   * ```ts
+   * import { Topology } from "./topology.ts";
+   * import { parseCpuList } from "./cpuset.ts";
+   * import assert from "node:assert/strict";
+   * const cpu = (id: number) => ({
+   *   id, packageId: 0, dieId: 0, coreId: id, numaNode: id >> 1, l3Id: 0,
+   * });
+   * const topology = new Topology([0, 1, 2, 3].map(cpu));
+   * const placement = topology.placementOf(parseCpuList("1-2,9"));
+   * assert.deepEqual(placement.numaNodes, [0, 1]);
+   * assert.deepEqual(placement.l3Ids, [0]);
+   * assert.equal(placement.unknown.toString(), "9");
+   * ```
+   */
+  placementOf(cpus: CpuSet): Placement {
+    const nodes = new Set<number>();
+    const packages = new Set<number>();
+    const l3Ids = new Set<number>();
+    const unknown: number[] = [];
+    for (const id of cpus.toArray()) {
+      const cpu = this.#byId.get(id);
+      if (cpu === undefined) {
+        unknown.push(id);
+        continue;
+      }
+      packages.add(cpu.packageId);
+      if (cpu.numaNode !== null) nodes.add(cpu.numaNode);
+      if (cpu.l3Id !== null) l3Ids.add(cpu.l3Id);
+    }
+    return {
+      numaNodes: ascending(nodes),
+      packages: ascending(packages),
+      l3Ids: ascending(l3Ids),
+      unknown: CpuSet.of(unknown),
+    };
   }
 
   /** Logical CPUs of package `packageId`. */

@@ -25,6 +25,13 @@ const PURE = [
   "core/k8s/node_table.ts",
   "core/k8s/object_diff.ts",
   "core/layout_check.ts",
+  "core/placement_mode.ts",
+  "core/topology_record.ts",
+  "core/allocate.ts",
+  "core/allocation_error.ts",
+  "core/pack_lists.ts",
+  "core/assignment_env.ts",
+  "core/topology_report.ts",
 ];
 
 Deno.test("pure modules never touch Deno", async () => {

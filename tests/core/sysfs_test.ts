@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SysfsError } from "../../core/errors.ts";
-import { readOnlineCpus, readTopology } from "../../core/sysfs.ts";
+import {
+  readIsolatedCpus,
+  readOnlineCpus,
+  readTopology,
+} from "../../core/sysfs.ts";
 import type { Topology } from "../../core/topology.ts";
 
 const FIXTURES = join(
@@ -289,6 +293,108 @@ Deno.test("readTopology() gives a null L3 without cache/index3", async () => {
     const topology = await readTopology(root);
     assert.equal(topology.cpu(0)?.l3Id, 0);
     assert.equal(topology.cpu(1)?.l3Id, null);
+  });
+});
+
+Deno.test("readTopology() groups L3s the same from index3/id and from shared_cpu_list", async () => {
+  /** The L3 partition: each L3's CPUs, sorted. */
+  const partition = (topology: Topology) =>
+    topology.l3Ids().map((id) => topology.cpusInL3(id).toString()).sort();
+  let compared = 0;
+  for await (const entry of Deno.readDir(FIXTURES)) {
+    if (!entry.isDirectory) continue;
+    await withCopy(entry.name, async (root) => {
+      const withIds = await readTopology(root);
+      const cpuRoot = join(root, "devices/system/cpu");
+      for await (const cpu of Deno.readDir(cpuRoot)) {
+        if (!cpu.isDirectory) continue;
+        await Deno.remove(join(cpuRoot, cpu.name, "cache/index3/id"))
+          .catch((e) => {
+            if (!(e instanceof Deno.errors.NotFound)) throw e;
+          });
+      }
+      const fromLists = await readTopology(root);
+      assert.deepEqual(partition(fromLists), partition(withIds), entry.name);
+      if (withIds.l3Ids().length > 0) compared++;
+    });
+  }
+  assert.equal(compared, 8, "every fixture but smt4_1x8x4 has an L3");
+});
+
+// Isolated CPUs.
+
+Deno.test("readIsolatedCpus() reads full, partial, empty and missing isolation", async () => {
+  for (
+    const [name, isolated] of [
+      ["dual_snc2_2x20x2", "10-39,50-79"],
+      ["epyc_2x64x2_nps4", "68-127,195-255"],
+      ["hybrid_4p_8e", "1-15"],
+      ["xeon_d_1x8x2", ""],
+      ["this_machine_2", ""],
+      ["sparse_core_ids_2x10", ""],
+    ] as const
+  ) {
+    const root = join(FIXTURES, name);
+    assert.equal((await readIsolatedCpus(root)).toString(), isolated, name);
+  }
+  // Empty files and a missing one are both "none".
+  assert.equal(
+    await Deno.readTextFile(
+      join(FIXTURES, "xeon_d_1x8x2/devices/system/cpu/isolated"),
+    ),
+    "\n",
+  );
+  await assert.rejects(
+    Deno.stat(
+      join(FIXTURES, "sparse_core_ids_2x10/devices/system/cpu/isolated"),
+    ),
+    Deno.errors.NotFound,
+  );
+});
+
+Deno.test("readIsolatedCpus() reads this machine's isolated CPUs", async () => {
+  const isolated = await readIsolatedCpus("/sys");
+  const online = await readOnlineCpus("/sys");
+  assert.ok(isolated.difference(online).size <= isolated.size);
+});
+
+Deno.test("readIsolatedCpus() fails on junk, naming the file and the value", async () => {
+  for (
+    const [content, quoted] of [
+      ["2-\n", '"2-\\n"'],
+      ["isolcpus=2-5\n", '"isolcpus=2-5\\n"'],
+      ["2,,3\n", '"2,,3\\n"'],
+      ["9000\n", '"9000\\n"'],
+    ] as const
+  ) {
+    await withCopy("xeon_d_1x8x2", async (root) => {
+      const file = join(root, "devices/system/cpu/isolated");
+      await Deno.writeTextFile(file, content);
+      const error = await readIsolatedCpus(root).then(
+        () => assert.fail(`accepted ${JSON.stringify(content)}`),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof SysfsError, String(error));
+      assert.equal(error.exitCode, 1);
+      assert.equal(
+        error.message,
+        `Cannot parse ${file}: ${quoted} is not a CPU list`,
+      );
+    });
+  }
+});
+
+Deno.test("readIsolatedCpus() fails when the file cannot be read", async () => {
+  await withCopy("xeon_d_1x8x2", async (root) => {
+    const file = join(root, "devices/system/cpu/isolated");
+    await Deno.remove(file);
+    await Deno.mkdir(file);
+    await assert.rejects(
+      readIsolatedCpus(root),
+      (error: unknown) =>
+        error instanceof SysfsError &&
+        error.message.startsWith(`Cannot read ${file}: `),
+    );
   });
 });
 
