@@ -114,6 +114,7 @@ class OneShotRun {
   readonly #progress: OneShotProgress;
   readonly #chatty: boolean;
   #reported = 0;
+  #createdOne = false;
   #lastProgressAt = -Infinity;
   /** Why no more pods are created (a 403 on create), once one was refused. */
   #refused: string | undefined;
@@ -166,44 +167,53 @@ class OneShotRun {
     });
   }
 
+  /**
+   * Creates the pods of the nodes ready for one. Until one pod has been
+   * created, the first goes alone: a refusal that would hit every node
+   * (Pod Security, RBAC, a missing ServiceAccount) then stops the run
+   * after one request.
+   */
   async #createReady(): Promise<void> {
-    await forEachLimited(
-      this.#progress.toCreate(),
-      CONCURRENCY,
-      async (node) => {
-        if (this.#refused !== undefined) {
-          this.#progress.fail(node, `not created: ${this.#refused}`);
-          return;
-        }
-        const name = this.#progress.podName(node);
-        try {
-          const created = await this.#client.request<PodObject | undefined>(
-            "POST",
-            this.#podsPath,
-            { body: this.#options.pod(node) },
-          );
-          this.#progress.created(node, created?.metadata?.uid);
-          this.#detail(`Node "${node}": created pod ${name}`);
-        } catch (error) {
-          if (isStatus(error, 409)) {
-            this.#progress.waitForOld(node);
-            return;
-          }
-          if (!(error instanceof K8sApiError)) throw error;
-          const result = this.#progress.fail(
-            node,
-            `cannot create pod ${name}: ${error.message}`,
-          );
-          await this.#report(result);
-          if (error.status === 403 && this.#refused === undefined) {
-            // Pod Security, RBAC or a missing ServiceAccount refuse every
-            // node alike: stop after the first refusal.
-            this.#refused = `${error.status} ${error.reason}`.trim();
-            if (error.hint) this.#options.log.error(`hint: ${error.hint}`);
-          }
-        }
-      },
-    );
+    const ready = this.#progress.toCreate();
+    if (!this.#createdOne && ready.length > 1) {
+      await this.#create(ready.shift()!);
+    }
+    await forEachLimited(ready, CONCURRENCY, (node) => this.#create(node));
+  }
+
+  async #create(node: string): Promise<void> {
+    if (this.#refused !== undefined) {
+      this.#progress.fail(node, `not created: ${this.#refused}`);
+      return;
+    }
+    const name = this.#progress.podName(node);
+    try {
+      const created = await this.#client.request<PodObject | undefined>(
+        "POST",
+        this.#podsPath,
+        { body: this.#options.pod(node) },
+      );
+      this.#progress.created(node, created?.metadata?.uid);
+      this.#createdOne = true;
+      this.#detail(`Node "${node}": created pod ${name}`);
+    } catch (error) {
+      if (isStatus(error, 409)) {
+        this.#progress.waitForOld(node);
+        return;
+      }
+      if (!(error instanceof K8sApiError)) throw error;
+      const result = this.#progress.fail(
+        node,
+        `cannot create pod ${name}: ${error.message}`,
+      );
+      await this.#report(result);
+      if (error.status === 403 && this.#refused === undefined) {
+        // Pod Security, RBAC or a missing ServiceAccount refuse every
+        // node alike: stop after the first refusal.
+        this.#refused = `${error.status} ${error.reason}`.trim();
+        if (error.hint) this.#options.log.error(`hint: ${error.hint}`);
+      }
+    }
   }
 
   async #report(result: NodeResult): Promise<void> {

@@ -374,6 +374,11 @@ export function daemonSet(
     metadata: { name: DAEMONSET_NAME, labels: labels("daemons") },
     spec: {
       selector: { matchLabels: selector },
+      // A new image reaches a tenth of the nodes at a time, not one by one.
+      updateStrategy: {
+        type: "RollingUpdate",
+        rollingUpdate: { maxUnavailable: "10%" },
+      },
       template: {
         metadata: { labels: labels("daemons") },
         spec: {
