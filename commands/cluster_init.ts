@@ -22,17 +22,20 @@
 
 import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
+import { parseHosts, parseWorkloadFlags } from "../core/cluster_options.ts";
 import { KcmError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { applyDaemonSet } from "../core/k8s/apply_daemon_set.ts";
 import { connectK8s } from "../core/k8s/client.ts";
 import { type ConnectionFlags, connectionFlags } from "../core/k8s/config.ts";
 import { explainApiError } from "../core/k8s/errors.ts";
-import { isDns1123Subdomain } from "../core/k8s/node_name.ts";
 import { describeSkip, selectNodes } from "../core/k8s/node_selection.ts";
-import { formatNodeTable, type NodeRow } from "../core/k8s/node_table.ts";
+import {
+  formatNodeTable,
+  type NodeRow,
+  resultRow,
+} from "../core/k8s/node_table.ts";
 import { runOneShotPods } from "../core/k8s/one_shot_pods.ts";
-import type { NodeResult } from "../core/k8s/one_shot_progress.ts";
 import {
   type ClusterCommand,
   DAEMON_COMMANDS,
@@ -53,7 +56,6 @@ const COMMANDS: readonly ClusterCommand[] = [
   "reconcile",
   "nodereport",
 ];
-const PULL_POLICIES = ["Never", "IfNotPresent", "Always"];
 
 /** Options of `kcm cluster-init`. */
 export interface ClusterInitOptions {
@@ -75,94 +77,6 @@ export interface ClusterInitOptions {
 
 function splitList(text: string): string[] {
   return text.split(",").map((s) => s.trim());
-}
-
-/** Validates `--host-list`: DNS-1123 names, no blanks, no repeats. */
-export function parseHostList(
-  text: string,
-  podName: (node: string) => string,
-): string[] {
-  const hosts = splitList(text);
-  for (const host of hosts) {
-    if (host === "") {
-      throw new UsageError(`--host-list has an empty entry: "${text}"`);
-    }
-    if (!isDns1123Subdomain(host)) {
-      throw new UsageError(
-        `--host-list: "${host}" is not a valid node name (lowercase letters, digits, "-" and ".")`,
-      );
-    }
-    if (podName(host).length > 253) {
-      throw new UsageError(`--host-list: node name "${host}" is too long`);
-    }
-  }
-  const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
-  if (twice !== undefined) {
-    throw new UsageError(`--host-list names "${twice}" twice`);
-  }
-  return hosts;
-}
-
-/** The nodes of `--host-list`/`--all-hosts`: exactly one must be given. */
-export function parseHosts(
-  invocation: Invocation,
-  command: string,
-  podName: (node: string) => string,
-): readonly string[] | "all" {
-  const hostList = invocation.options["host-list"];
-  const allHosts = invocation.options["all-hosts"] === true;
-  if (allHosts && typeof hostList === "string") {
-    throw new UsageError("Give either --host-list or --all-hosts, not both");
-  }
-  if (!allHosts && typeof hostList !== "string") {
-    throw new UsageError(
-      `${command} needs --host-list or --all-hosts`,
-    );
-  }
-  return typeof hostList === "string"
-    ? parseHostList(hostList, podName)
-    : "all";
-}
-
-/** Validates the image, pull policy, directories and namespace flags. */
-export function parseWorkloadFlags(invocation: Invocation): {
-  settings: Omit<WorkloadSettings, "numDpCores" | "numCpCores">;
-  namespace: string | undefined;
-} {
-  const pullPolicy = stringOption(invocation, "kcm-img-pol");
-  if (!PULL_POLICIES.includes(pullPolicy)) {
-    throw new UsageError(
-      "Image pull policy should be one of ['Never', 'IfNotPresent', 'Always']",
-    );
-  }
-  const image = stringOption(invocation, "kcm-img");
-  if (image.trim() === "" || /\s/.test(image)) {
-    throw new UsageError(`--kcm-img is not an image name: "${image}"`);
-  }
-  const confDir = stringOption(invocation, "conf-dir");
-  const installDir = stringOption(invocation, "install-dir");
-  for (
-    const [name, path] of [["conf-dir", confDir], ["install-dir", installDir]]
-  ) {
-    if (!path!.startsWith("/")) {
-      throw new UsageError(
-        `--${name} must be an absolute host path, got "${path}"`,
-      );
-    }
-  }
-  const namespace = invocation.options.namespace;
-  if (
-    typeof namespace === "string" &&
-    !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)
-  ) {
-    throw new UsageError(
-      `--namespace: "${namespace}" is not a valid namespace`,
-    );
-  }
-  return {
-    settings: { image, pullPolicy, confDir, installDir },
-    namespace: typeof namespace === "string" ? namespace : undefined,
-  };
 }
 
 /** Validates `cluster-init`'s flags (the seed's rules and sane names). */
@@ -210,15 +124,6 @@ export function parse(invocation: Invocation): ClusterInitOptions {
     timeoutSeconds,
     namespace,
     connection: connectionFlags(invocation.options),
-  };
-}
-
-/** A table row for a one-shot pod result. */
-export function resultRow(result: NodeResult): NodeRow {
-  return {
-    node: result.node,
-    result: result.outcome === "succeeded" ? "ok" : result.outcome,
-    detail: result.detail,
   };
 }
 

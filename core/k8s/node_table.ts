@@ -3,6 +3,8 @@
  * stdout when they end: one row per node, aligned columns. Pure.
  */
 
+import type { NodeResult } from "./one_shot_progress.ts";
+
 /** One row: the node, how it ended, and why when not plainly. */
 export interface NodeRow {
   readonly node: string;
@@ -40,4 +42,13 @@ export function formatNodeTable(rows: readonly NodeRow[]): string {
       r.detail.replaceAll("\n", " ")
     }`.trimEnd() + "\n"
   ).join("");
+}
+
+/** A table row for a one-shot pod result. */
+export function resultRow(result: NodeResult): NodeRow {
+  return {
+    node: result.node,
+    result: result.outcome === "succeeded" ? "ok" : result.outcome,
+    detail: result.detail,
+  };
 }

@@ -1,0 +1,105 @@
+/**
+ * The flags `cluster-init` and `cluster-uninstall` share, checked before
+ * any API call: the nodes (`--host-list`/`--all-hosts`) and what the pods
+ * they create look like (image, pull policy, host directories, namespace).
+ * Pure: invocation in, typed values out, `UsageError` on a bad value.
+ */
+
+import { type Invocation, stringOption } from "./command.ts";
+import { UsageError } from "./errors.ts";
+import { isDns1123Subdomain } from "./k8s/node_name.ts";
+import type { WorkloadSettings } from "./k8s/workloads.ts";
+
+const PULL_POLICIES = ["Never", "IfNotPresent", "Always"];
+
+function splitList(text: string): string[] {
+  return text.split(",").map((s) => s.trim());
+}
+
+/** Validates `--host-list`: DNS-1123 names, no blanks, no repeats. */
+export function parseHostList(
+  text: string,
+  podName: (node: string) => string,
+): string[] {
+  const hosts = splitList(text);
+  for (const host of hosts) {
+    if (host === "") {
+      throw new UsageError(`--host-list has an empty entry: "${text}"`);
+    }
+    if (!isDns1123Subdomain(host)) {
+      throw new UsageError(
+        `--host-list: "${host}" is not a valid node name (lowercase letters, digits, "-" and ".")`,
+      );
+    }
+    if (podName(host).length > 253) {
+      throw new UsageError(`--host-list: node name "${host}" is too long`);
+    }
+  }
+  const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
+  if (twice !== undefined) {
+    throw new UsageError(`--host-list names "${twice}" twice`);
+  }
+  return hosts;
+}
+
+/** The nodes of `--host-list`/`--all-hosts`: exactly one must be given. */
+export function parseHosts(
+  invocation: Invocation,
+  command: string,
+  podName: (node: string) => string,
+): readonly string[] | "all" {
+  const hostList = invocation.options["host-list"];
+  const allHosts = invocation.options["all-hosts"] === true;
+  if (allHosts && typeof hostList === "string") {
+    throw new UsageError("Give either --host-list or --all-hosts, not both");
+  }
+  if (!allHosts && typeof hostList !== "string") {
+    throw new UsageError(
+      `${command} needs --host-list or --all-hosts`,
+    );
+  }
+  return typeof hostList === "string"
+    ? parseHostList(hostList, podName)
+    : "all";
+}
+
+/** Validates the image, pull policy, directories and namespace flags. */
+export function parseWorkloadFlags(invocation: Invocation): {
+  settings: Omit<WorkloadSettings, "numDpCores" | "numCpCores">;
+  namespace: string | undefined;
+} {
+  const pullPolicy = stringOption(invocation, "kcm-img-pol");
+  if (!PULL_POLICIES.includes(pullPolicy)) {
+    throw new UsageError(
+      "Image pull policy should be one of ['Never', 'IfNotPresent', 'Always']",
+    );
+  }
+  const image = stringOption(invocation, "kcm-img");
+  if (image.trim() === "" || /\s/.test(image)) {
+    throw new UsageError(`--kcm-img is not an image name: "${image}"`);
+  }
+  const confDir = stringOption(invocation, "conf-dir");
+  const installDir = stringOption(invocation, "install-dir");
+  for (
+    const [name, path] of [["conf-dir", confDir], ["install-dir", installDir]]
+  ) {
+    if (!path!.startsWith("/")) {
+      throw new UsageError(
+        `--${name} must be an absolute host path, got "${path}"`,
+      );
+    }
+  }
+  const namespace = invocation.options.namespace;
+  if (
+    typeof namespace === "string" &&
+    !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)
+  ) {
+    throw new UsageError(
+      `--namespace: "${namespace}" is not a valid namespace`,
+    );
+  }
+  return {
+    settings: { image, pullPolicy, confDir, installDir },
+    namespace: typeof namespace === "string" ? namespace : undefined,
+  };
+}
