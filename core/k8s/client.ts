@@ -257,6 +257,25 @@ export function createK8sClient(
     );
   }
 
+  /** The answer's body; a body that cannot be read is a K8sApiError. */
+  async function readBody(
+    method: string,
+    path: string,
+    response: Response,
+  ): Promise<string> {
+    try {
+      return await response.text();
+    } catch (cause) {
+      throw new K8sApiError({
+        method,
+        path,
+        status: response.status,
+        reason: "",
+        detail: `the answer could not be read (${errorMessage(cause)})`,
+      }, { cause });
+    }
+  }
+
   async function send(
     method: string,
     path: string,
@@ -294,7 +313,7 @@ export function createK8sClient(
       request: RequestOptions = {},
     ): Promise<T> {
       const response = await send(method, path, request);
-      const text = await response.text();
+      const text = await readBody(method, path, response);
       if (text === "") return undefined as T;
       try {
         return JSON.parse(text) as T;
@@ -313,7 +332,7 @@ export function createK8sClient(
       path: string,
       request: RequestOptions = {},
     ): Promise<string> {
-      return await (await send(method, path, request)).text();
+      return await readBody(method, path, await send(method, path, request));
     },
     close() {
       httpClient.close();

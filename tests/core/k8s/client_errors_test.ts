@@ -217,3 +217,27 @@ Deno.test("connectK8s() refuses a plain http:// server unless allowed", async ()
   });
   client.close();
 });
+
+Deno.test("an answer whose body cannot be read is an API error", async () => {
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response("not gzip at all", {
+        headers: {
+          "content-encoding": "gzip",
+          "content-type": "application/json",
+        },
+      }),
+  );
+  const client = createK8sClient(
+    config(`http://127.0.0.1:${server.addr.port}`),
+    { log, clock: new FakeClock() },
+  );
+  const error = await client.request("GET", "/api/v1/nodes").catch((e) => e);
+  client.close();
+  assert.ok(error instanceof K8sApiError, String(error));
+  assert.match(
+    error.message,
+    /^GET \/api\/v1\/nodes: 200: the answer could not be read \(/,
+  );
+});
