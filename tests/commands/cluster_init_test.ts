@@ -531,11 +531,13 @@ Deno.test("cluster-init prepares nodes through the API", async (t) => {
         .body.metadata.uid;
     const dsVersion = async () => (await daemonSet()).metadata.resourceVersion;
     const before = [await podUid(), await dsVersion()];
-    const result = await clusterInit(["--host-list=node-a,ghost,ghost-2"]);
+    const result = await clusterInit(["--host-list=node-a,ghost,ghost-2"], {
+      KCM_LOG_LEVEL: "INFO",
+    });
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
-      /\nkcm: error: Nodes "ghost", "ghost-2" do not exist\nhint: check --host-list against `kubectl get nodes`\n$/,
+      /^kcm: error: Nodes "ghost", "ghost-2" do not exist\nhint: check --host-list against `kubectl get nodes`\n$/,
     );
     assert.doesNotMatch(result.stderr, /Deleting pod|Creating setup pods/);
     assert.equal(result.stdout, "");
