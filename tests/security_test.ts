@@ -13,7 +13,9 @@ import {
   installKcmIdentities,
   KCM_NAMESPACE,
 } from "./_helpers/k8s_manifests.ts";
+import { writeKubeconfig } from "./_helpers/fleet_setup.ts";
 import { runKcm } from "./_helpers/run_cli.ts";
+import { makeTestCertificates } from "./_helpers/tls_certs.ts";
 import { makeConfigDir } from "./_helpers/temp_config_dir.ts";
 import {
   type ApiResponse,
@@ -447,6 +449,44 @@ Deno.test("kcm's identities can do their job and nothing more", async (t) => {
         what,
       );
     }
+  });
+
+  await t.step("a wrong CA or plain HTTP stops kcm at once", async () => {
+    await using certs = await makeTestCertificates();
+    const wrongCa = await writeKubeconfig(
+      cp,
+      "wrong-ca",
+      cp.url,
+      kcm.installer.token,
+      certs.otherCaPem,
+    );
+    const tls = await runKcm(
+      ["cluster-init", "--all-hosts", `--kubeconfig=${wrongCa}`],
+      { env: { KCM_LOG_LEVEL: "INFO" } },
+    );
+    assert.equal(tls.code, 1);
+    assert.equal(
+      tls.stderr,
+      `kcm: error: cluster-init: GET /api/v1/nodes: no answer: TLS with ${cp.url} failed: the API server's certificate is signed by an unknown authority
+` +
+        `hint: give the CA that signed the server's certificate as certificate-authority(-data) in ${wrongCa}
+`,
+    );
+    const http = await writeKubeconfig(
+      cp,
+      "plain-http",
+      cp.url.replace("https:", "http:"),
+      kcm.installer.token,
+    );
+    const plain = await runKcm(
+      ["cluster-init", "--all-hosts", `--kubeconfig=${http}`],
+      { env: { KCM_LOG_LEVEL: "INFO" } },
+    );
+    assert.equal(plain.code, 1);
+    assert.match(
+      plain.stderr,
+      /^kcm: error: \S+: server "http:\/\/127\.0\.0\.1:\d+" is plain HTTP; kcm does not send credentials in clear text\nhint: use the https:\/\/ address of the API server, or give --insecure-http for a test server\n$/,
+    );
   });
 
   await t.step("kcm's requests carry its User-Agent", async () => {

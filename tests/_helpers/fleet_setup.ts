@@ -196,12 +196,16 @@ export function countingProxy(cp: ControlPlane): CountingProxy {
   };
 }
 
-/** A kubeconfig for `server` with `token`, written into `cp.dir`. */
+/**
+ * A kubeconfig for `server` with `token`, trusting `caPem` (default the
+ * control plane's CA), written into `cp.dir`.
+ */
 export async function writeKubeconfig(
   cp: ControlPlane,
   name: string,
   server: string,
   token: string,
+  caPem: string = cp.caPem,
 ): Promise<string> {
   const path = `${cp.dir}/${name}.kubeconfig`;
   await Deno.writeTextFile(
@@ -216,7 +220,7 @@ export async function writeKubeconfig(
       }],
       clusters: [{
         name: "k",
-        cluster: { server, "certificate-authority-data": btoa(cp.caPem) },
+        cluster: { server, "certificate-authority-data": btoa(caPem) },
       }],
       users: [{ name: "u", user: { token } }],
     }),
