@@ -227,6 +227,19 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
     },
   );
 
+  await t.step("a bad --interval is a usage error", async () => {
+    const result = await runKcm([
+      "discover",
+      `--conf-dir=${config.confDir}`,
+      "--interval=soon",
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /^kcm: error: --interval must be a whole number >= 0, got "soon"\nUsage:/,
+    );
+  });
+
   await t.step("a missing node is a clear error", async () => {
     const result = await discover(
       "ghost",
