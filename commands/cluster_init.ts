@@ -23,18 +23,12 @@
 import { parseCount } from "../core/cli.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
 import { parseHosts, parseWorkloadFlags } from "../core/cluster_options.ts";
-import { KcmError, UsageError } from "../core/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { applyDaemonSet } from "../core/k8s/apply_daemon_set.ts";
-import { connectK8s } from "../core/k8s/client.ts";
+import { runOnCluster } from "../core/k8s/cluster_run.ts";
 import { type ConnectionFlags, connectionFlags } from "../core/k8s/config.ts";
-import { explainApiError } from "../core/k8s/errors.ts";
-import { describeSkip, selectNodes } from "../core/k8s/node_selection.ts";
-import {
-  formatNodeTable,
-  type NodeRow,
-  resultRow,
-} from "../core/k8s/node_table.ts";
+import { resultRow } from "../core/k8s/node_table.ts";
 import { runOneShotPods } from "../core/k8s/one_shot_pods.ts";
 import {
   type ClusterCommand,
@@ -145,87 +139,49 @@ function daemonContainers(
 }
 
 /** Runs `kcm cluster-init`. */
-export async function run(
-  options: ClusterInitOptions,
-  host: Host,
-): Promise<number> {
+export function run(options: ClusterInitOptions, host: Host): Promise<number> {
   const { clock, log } = host;
-  const deadline = clock.now() + options.timeoutSeconds * 1000;
-  const client = await connectK8s(host.env, {
-    log,
-    clock,
-    connection: options.connection,
-  });
-  const rows: NodeRow[] = [];
-  try {
-    const namespace = options.namespace ?? client.namespace;
-    const { selected, skipped } = await selectNodes(
-      client,
-      options.hosts,
-      log,
-    );
-    log.info(
-      `cluster-init: ${selected.length} node${
-        selected.length === 1 ? "" : "s"
-      }; commands ${options.commands.join(", ")}; namespace ${namespace}`,
-    );
-    const oneShot = options.commands.filter((c): c is OneShotCommand =>
-      (ONE_SHOT_COMMANDS as readonly string[]).includes(c)
-    );
-    let succeeded = selected.length;
-    if (oneShot.length > 0) {
-      const results = await runOneShotPods(client, selected, {
-        namespace,
-        component: "setup",
-        podName: setupPodName,
-        pod: (node) => setupPod(node, oneShot, options.settings),
-        doing: `running ${oneShot.join(", ")}`,
-        deadline,
-        clock,
-        log,
-      });
-      rows.push(...results.map(resultRow));
-      succeeded = results.filter((r) => r.outcome === "succeeded").length;
-    } else {
-      rows.push(
-        ...selected.map((node) => ({ node, result: "ok", detail: "" })),
+  return runOnCluster(
+    { ...options, command: "cluster-init" },
+    host,
+    async ({ client, namespace, selected, deadline }, rows) => {
+      log.info(
+        `cluster-init: ${selected.length} node${
+          selected.length === 1 ? "" : "s"
+        }; commands ${options.commands.join(", ")}; namespace ${namespace}`,
       );
-    }
-    for (const { name, reason } of skipped) {
-      rows.push({
-        node: name,
-        result: "skipped",
-        detail: describeSkip(reason),
-      });
-    }
-    const containers = daemonContainers(options.commands);
-    if (containers.length > 0 && succeeded > 0) {
-      await applyDaemonSet(client, {
-        namespace,
-        containers,
-        settings: options.settings,
-        given: options.given,
-        log,
-      });
-    }
-  } catch (error) {
-    throw explainApiError("cluster-init", error);
-  } finally {
-    client.close();
-    if (rows.length > 0) await host.write(formatNodeTable(rows));
-  }
-  const bad = rows.filter((r) =>
-    r.result !== "ok" && !(options.hosts === "all" && r.result === "skipped")
+      const oneShot = options.commands.filter((c): c is OneShotCommand =>
+        (ONE_SHOT_COMMANDS as readonly string[]).includes(c)
+      );
+      let succeeded = selected.length;
+      if (oneShot.length > 0) {
+        const results = await runOneShotPods(client, selected, {
+          namespace,
+          component: "setup",
+          podName: setupPodName,
+          pod: (node) => setupPod(node, oneShot, options.settings),
+          doing: `running ${oneShot.join(", ")}`,
+          deadline,
+          clock,
+          log,
+        });
+        rows.push(...results.map(resultRow));
+        succeeded = results.filter((r) => r.outcome === "succeeded").length;
+      } else {
+        rows.push(
+          ...selected.map((node) => ({ node, result: "ok", detail: "" })),
+        );
+      }
+      const containers = daemonContainers(options.commands);
+      if (containers.length > 0 && succeeded > 0) {
+        await applyDaemonSet(client, {
+          namespace,
+          containers,
+          settings: options.settings,
+          given: options.given,
+          log,
+        });
+      }
+    },
   );
-  if (bad.length > 0) {
-    throw new KcmError(
-      `cluster-init did not finish on ${bad.length} of ${rows.length} nodes: ${
-        bad.map((r) => r.node).join(", ")
-      }`,
-      1,
-      { hint: "see the table above and the ERROR lines for each node" },
-    );
-  }
-  log.info(`cluster-init done on ${rows.length} nodes`);
-  return 0;
 }

@@ -29,11 +29,11 @@
 import { parseCount } from "../core/cli.ts";
 import { parseHosts, parseWorkloadFlags } from "../core/cluster_options.ts";
 import { type Invocation, stringOption } from "../core/command.ts";
-import { KcmError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import type { Logger } from "../core/log.ts";
 import { poll } from "../core/poll.ts";
-import { connectK8s, type K8sClient } from "../core/k8s/client.ts";
+import type { K8sClient } from "../core/k8s/client.ts";
+import { runOnCluster } from "../core/k8s/cluster_run.ts";
 import {
   type ClusterObject,
   daemonSetObject,
@@ -42,23 +42,15 @@ import {
   webhookObjects,
 } from "../core/k8s/cluster_objects.ts";
 import { type ConnectionFlags, connectionFlags } from "../core/k8s/config.ts";
-import { explainApiError, isStatus } from "../core/k8s/errors.ts";
-import { planNodeCleanup } from "../core/k8s/node_cleanup.ts";
-import { describeSkip, selectNodes } from "../core/k8s/node_selection.ts";
+import { isStatus } from "../core/k8s/errors.ts";
 import {
-  formatNodeTable,
-  type NodeRow,
-  resultRow,
-} from "../core/k8s/node_table.ts";
+  deleteNodeReports,
+  planNodeCleanup,
+} from "../core/k8s/node_cleanup.ts";
+import { resultRow } from "../core/k8s/node_table.ts";
 import { NODE_LABEL, type NodeObject } from "../core/k8s/nodes.ts";
 import { runOneShotPods } from "../core/k8s/one_shot_pods.ts";
 import type { PodObject } from "../core/k8s/pod_state.ts";
-import {
-  REPORT_GROUP,
-  REPORT_VERSION,
-  reportPlural,
-} from "../core/k8s/report_objects.ts";
-import { toObjectName } from "../core/k8s/node_name.ts";
 import {
   setupPodName,
   uninstallPod,
@@ -178,19 +170,7 @@ async function sweepNodes(
   }
   let reports = 0;
   for (const node of nodes) {
-    for (const kind of ["NodeReport", "ReconcileReport"] as const) {
-      try {
-        await client.request(
-          "DELETE",
-          `/apis/${REPORT_GROUP}/${REPORT_VERSION}/namespaces/${
-            encodeURIComponent(namespace)
-          }/${reportPlural(kind)}/${toObjectName(node)}`,
-        );
-        reports++;
-      } catch (error) {
-        if (!isStatus(error, 404)) throw error;
-      }
-    }
+    reports += (await deleteNodeReports(client, namespace, node)).length;
     for (const pod of [setupPodName(node), uninstallPodName(node)]) {
       try {
         await client.request("DELETE", `${podsPath}/${pod}`);
@@ -205,85 +185,69 @@ async function sweepNodes(
 }
 
 /** Runs `kcm cluster-uninstall`. */
-export async function run(
+export function run(
   options: ClusterUninstallOptions,
   host: Host,
 ): Promise<number> {
   const { clock, log } = host;
-  const deadline = clock.now() + options.timeoutSeconds * 1000;
-  const client = await connectK8s(host.env, {
-    log,
-    clock,
-    connection: options.connection,
-  });
-  const rows: NodeRow[] = [];
-  try {
-    const namespace = options.namespace ?? client.namespace;
-    const { selected, skipped } = await selectNodes(
-      client,
-      options.hosts,
-      log,
-    );
-    let todo = [...selected];
-    if (!await nodeAgentBound(client, namespace)) {
-      // An earlier run removed the cluster objects: only nodes that still
-      // carry kcm's marks need work, and the node agent cannot do it now.
-      const nodes = await client.request<{ items: NodeObject[] }>(
-        "GET",
-        "/api/v1/nodes",
-      );
-      const marked = new Set(
-        nodes.items.filter((n) => {
-          const plan = planNodeCleanup(n);
-          return plan.node.length > 0 || plan.status.length > 0;
-        }).map((n) => n.metadata.name),
-      );
-      for (const node of todo) {
-        rows.push(
-          marked.has(node)
-            ? {
-              node,
-              result: "failed",
-              detail:
-                "kcm's node agent binding is gone: kubectl apply -f resources/rbac.yaml, then run again",
-            }
-            : { node, result: "ok", detail: "nothing left to remove" },
+  return runOnCluster(
+    { ...options, command: "cluster-uninstall" },
+    host,
+    async ({ client, namespace, selected, deadline }, rows) => {
+      let todo = [...selected];
+      if (!await nodeAgentBound(client, namespace)) {
+        // An earlier run removed the cluster objects: only nodes that
+        // still carry kcm's marks need work, and the node agent cannot do
+        // it now.
+        const nodes = await client.request<{ items: NodeObject[] }>(
+          "GET",
+          "/api/v1/nodes",
         );
+        const marked = new Set(
+          nodes.items.filter((n) => {
+            const plan = planNodeCleanup(n);
+            return plan.node.length > 0 || plan.status.length > 0;
+          }).map((n) => n.metadata.name),
+        );
+        for (const node of todo) {
+          rows.push(
+            marked.has(node)
+              ? {
+                node,
+                result: "failed",
+                detail:
+                  "kcm's node agent binding is gone: kubectl apply -f resources/rbac.yaml, then run again",
+              }
+              : { node, result: "ok", detail: "nothing left to remove" },
+          );
+        }
+        todo = [];
       }
-      todo = [];
-    }
-    if (todo.length > 0) {
-      const results = await runOneShotPods(client, todo, {
-        namespace,
-        component: "uninstall",
-        podName: uninstallPodName,
-        pod: (node) => uninstallPod(node, options.settings, options.force),
-        doing: `running uninstall${options.force ? " --force" : ""}`,
-        deadline,
-        clock,
-        log,
-      });
-      rows.push(...results.map(resultRow));
-      const done = results.filter((r) => r.outcome === "succeeded")
-        .map((r) => r.node);
-      await sweepNodes(client, done, namespace, deadline, host);
-    }
-    for (const { name, reason } of skipped) {
-      rows.push({
-        node: name,
-        result: "skipped",
-        detail: describeSkip(reason),
-      });
-    }
-
-    const still = await labelledNodes(client);
-    if (still.length > 0 && !options.force) {
-      log.warning(
-        `Kept the DaemonSet, webhook, node agent bindings and CRDs: ${still.length} node(s) still carry kcm's label (${
-          still.join(", ")
-        }); uninstall them too, or give --force`,
-      );
-    } else {
+      if (todo.length > 0) {
+        const results = await runOneShotPods(client, todo, {
+          namespace,
+          component: "uninstall",
+          podName: uninstallPodName,
+          pod: (node) => uninstallPod(node, options.settings, options.force),
+          doing: `running uninstall${options.force ? " --force" : ""}`,
+          deadline,
+          clock,
+          log,
+        });
+        rows.push(...results.map(resultRow));
+        const done = results.filter((r) => r.outcome === "succeeded")
+          .map((r) => r.node);
+        await sweepNodes(client, done, namespace, deadline, host);
+      }
+      const still = await labelledNodes(client);
+      if (still.length > 0 && !options.force) {
+        log.warning(
+          `Kept the DaemonSet, webhook, node agent bindings and CRDs: ${still.length} node(s) still carry kcm's label (${
+            still.join(", ")
+          }); uninstall them too, or give --force`,
+        );
+        return;
+      }
       const objects = [
         daemonSetObject(namespace),
         ...webhookObjects(namespace),
@@ -291,25 +255,6 @@ export async function run(
         ...(options.deleteCrds ? reportCrdObjects() : []),
       ];
       for (const object of objects) await deleteObject(client, object, log);
-    }
-  } catch (error) {
-    throw explainApiError("cluster-uninstall", error);
-  } finally {
-    client.close();
-    if (rows.length > 0) await host.write(formatNodeTable(rows));
-  }
-  const bad = rows.filter((r) =>
-    r.result !== "ok" && !(options.hosts === "all" && r.result === "skipped")
+    },
   );
-  if (bad.length > 0) {
-    throw new KcmError(
-      `cluster-uninstall did not finish on ${bad.length} of ${rows.length} nodes: ${
-        bad.map((r) => r.node).join(", ")
-      }`,
-      1,
-      { hint: "see the table above and the ERROR lines for each node" },
-    );
-  }
-  log.info(`cluster-uninstall done on ${rows.length} nodes`);
-  return 0;
 }

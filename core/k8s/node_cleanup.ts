@@ -16,7 +16,7 @@ import type { Logger } from "../log.ts";
 import type { Clock } from "../poll.ts";
 import type { K8sClient } from "./client.ts";
 import { retryOnConflict } from "./conflict.ts";
-import { isStatus, K8sApiError } from "./errors.ts";
+import { isStatus } from "./errors.ts";
 import { toObjectName } from "./node_name.ts";
 import {
   DATAPLANE_RESOURCE,
@@ -25,6 +25,7 @@ import {
   KCM_TAINT,
   NODE_LABEL,
   type NodeObject,
+  patchNodeGuarded,
   type PatchOperation,
 } from "./nodes.ts";
 import {
@@ -129,28 +130,12 @@ export async function removeKcmFromNode(
     const node = await getNode(client, name) as CleanupNode;
     const plan = planNodeCleanup(node);
     if (plan.node.length > 0) {
-      try {
-        await client.request("PATCH", path, {
-          body: plan.node,
-          contentType: JSON_PATCH,
-        });
-      } catch (error) {
-        // A failed `test` is a bare 422: a conflict when the Node moved on.
-        if (
-          error instanceof K8sApiError && error.status === 422 &&
-          (await getNode(client, name)).metadata.resourceVersion !==
-            node.metadata.resourceVersion
-        ) {
-          throw new K8sApiError({
-            method: error.method,
-            path: error.path,
-            status: 409,
-            reason: "Conflict",
-            detail: `node "${name}" changed while kcm patched it`,
-          }, { cause: error });
-        }
-        throw error;
-      }
+      await patchNodeGuarded(
+        client,
+        name,
+        plan.node,
+        node.metadata.resourceVersion,
+      );
     }
     if (plan.status.length > 0) {
       await client.request("PATCH", `${path}/status`, {

@@ -177,6 +177,42 @@ export async function advertiseDataplaneCores(
 }
 
 /**
+ * Sends a JSON patch of Node `name` that starts with a `test` of its
+ * `resourceVersion`. kube-apiserver answers a failed `test` with a bare 422
+ * Invalid; when the Node's resourceVersion has moved on since, that was
+ * the test, and the error becomes a 409 Conflict so that
+ * `retryOnConflict` reads the Node again and rebuilds the patch.
+ */
+export async function patchNodeGuarded(
+  client: K8sClient,
+  name: string,
+  ops: readonly PatchOperation[],
+  resourceVersion: string | undefined,
+): Promise<void> {
+  try {
+    await client.request(
+      "PATCH",
+      `/api/v1/nodes/${encodeURIComponent(name)}`,
+      { body: ops, contentType: JSON_PATCH },
+    );
+  } catch (error) {
+    if (
+      error instanceof K8sApiError && error.status === 422 &&
+      (await getNode(client, name)).metadata.resourceVersion !== resourceVersion
+    ) {
+      throw new K8sApiError({
+        method: error.method,
+        path: error.path,
+        status: 409,
+        reason: "Conflict",
+        detail: `node "${name}" changed while kcm patched it`,
+      }, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
  * Labels and taints the Node, re-reading it and retrying when someone else
  * changed it in between. Returns what was changed.
  */
@@ -185,34 +221,11 @@ export async function labelAndTaintNode(
   name: string,
   options: { readonly clock: Clock; readonly log?: Logger | undefined },
 ): Promise<{ labelled: boolean; tainted: boolean }> {
-  const path = `/api/v1/nodes/${encodeURIComponent(name)}`;
   return await retryOnConflict(async () => {
     const node = await getNode(client, name);
     const ops = planLabelAndTaint(node);
     if (ops.length === 0) return { labelled: false, tainted: false };
-    try {
-      await client.request("PATCH", path, {
-        body: ops,
-        contentType: JSON_PATCH,
-      });
-    } catch (error) {
-      // kube-apiserver answers a failed `test` with a bare 422 Invalid; it
-      // was our test when the resourceVersion has moved on since.
-      if (
-        error instanceof K8sApiError && error.status === 422 &&
-        (await getNode(client, name)).metadata.resourceVersion !==
-          node.metadata.resourceVersion
-      ) {
-        throw new K8sApiError({
-          method: error.method,
-          path: error.path,
-          status: 409,
-          reason: "Conflict",
-          detail: `node "${name}" changed while kcm patched it`,
-        }, { cause: error });
-      }
-      throw error;
-    }
+    await patchNodeGuarded(client, name, ops, node.metadata.resourceVersion);
     return {
       labelled: ops.some((o) => o.path.startsWith("/metadata/labels")),
       tainted: ops.some((o) => o.path.startsWith("/spec/taints")),

@@ -10,8 +10,8 @@
  */
 
 import assert from "node:assert/strict";
+import { commandLine, nodeTable } from "../_helpers/cluster_cli.ts";
 import { parse } from "../../commands/cluster_init.ts";
-import { parseCommandLine } from "../../core/cli.ts";
 import {
   applyObject,
   installKcmIdentities,
@@ -33,11 +33,7 @@ const NS = KCM_NAMESPACE;
 const SYSFS = `${REPO_ROOT}/tests/fixtures/sysfs`;
 const DS_PATH = `/apis/apps/v1/namespaces/${NS}/daemonsets/kcm-daemons`;
 
-function invocation(args: string[]) {
-  const line = parseCommandLine(["cluster-init", ...args]);
-  assert.equal(line.kind, "command");
-  return line as Exclude<typeof line, { kind: "help" | "version" }>;
-}
+const invocation = (args: string[]) => commandLine("cluster-init", args);
 
 Deno.test("parse() of cluster-init accepts the seed's defaults", () => {
   const options = parse(invocation(["--host-list= a ,b.example"]));
@@ -128,15 +124,7 @@ Deno.test("parse() of cluster-init rejects bad flags", () => {
   }
 });
 
-/** The rows of the node table on stdout, by node. */
-function table(stdout: string): Record<string, string> {
-  const rows: Record<string, string> = {};
-  for (const line of stdout.trimEnd().split("\n").slice(1)) {
-    const [node, ...rest] = line.split(/\s{2,}/);
-    rows[node!] = rest.join(" | ");
-  }
-  return rows;
-}
+const table = nodeTable;
 
 Deno.test("cluster-init prepares nodes through the API", async (t) => {
   const crds = [

@@ -8,8 +8,8 @@
  */
 
 import assert from "node:assert/strict";
+import { commandLine, nodeTable } from "../_helpers/cluster_cli.ts";
 import { parse } from "../../commands/cluster_uninstall.ts";
-import { parseCommandLine } from "../../core/cli.ts";
 import {
   installKcmIdentities,
   KCM_NAMESPACE,
@@ -33,20 +33,9 @@ const CRB_PATH =
 const CRD_PATH =
   "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/nodereports.kcm.intel.com";
 
-function invocation(args: string[]) {
-  const line = parseCommandLine(["cluster-uninstall", ...args]);
-  assert.equal(line.kind, "command");
-  return line as Exclude<typeof line, { kind: "help" | "version" }>;
-}
+const invocation = (args: string[]) => commandLine("cluster-uninstall", args);
 
-function table(stdout: string): Record<string, string> {
-  const rows: Record<string, string> = {};
-  for (const line of stdout.trimEnd().split("\n").slice(1)) {
-    const [node, ...rest] = line.split(/\s{2,}/);
-    rows[node!] = rest.join(" | ");
-  }
-  return rows;
-}
+const table = nodeTable;
 
 Deno.test("parse() of cluster-uninstall", () => {
   const options = parse(

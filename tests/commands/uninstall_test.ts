@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
+import { commandLine } from "../_helpers/cluster_cli.ts";
 import { join } from "node:path";
 import { parse } from "../../commands/uninstall.ts";
-import { parseCommandLine } from "../../core/cli.ts";
 import { UsageError } from "../../core/errors.ts";
 import {
   installKcmIdentities,
@@ -22,11 +22,7 @@ import { createNode, startControlPlane } from "../k8s/testenv.ts";
 const NS = KCM_NAMESPACE;
 const decoder = new TextDecoder();
 
-function invocation(args: string[]) {
-  const line = parseCommandLine(["uninstall", ...args]);
-  assert.equal(line.kind, "command");
-  return line as Exclude<typeof line, { kind: "help" | "version" }>;
-}
+const invocation = (args: string[]) => commandLine("uninstall", args);
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
