@@ -231,35 +231,75 @@ Deno.test("kcm uninstall takes kcm off the node", async (t) => {
 
 // Negative cases: the file system refuses.
 const UNSHARE = "/usr/bin/unshare";
-const canMount = Deno.uid() === 0 &&
-  (await Deno.stat(UNSHARE).catch(() => null)) !== null;
+/** Whether this machine lets a test bind-mount in a private namespace. */
+async function probeBindMount(): Promise<boolean> {
+  if (Deno.uid() !== 0 || !(await Deno.stat(UNSHARE).catch(() => null))) {
+    return false;
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command(UNSHARE, {
+      args: ["--mount", "sh", "-c", `mount --bind '${dir}' '${dir}'`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+const canMount = await probeBindMount();
+const SKIPPED = canMount
+  ? ""
+  : " (ignored: needs root and unshare --mount to bind-mount)";
+
+/**
+ * Runs `kcm uninstall --local` in a private mount namespace after
+ * `mounts` (a shell snippet over "$1", the config directory), then
+ * `after` (another snippet); nothing stays mounted whatever happens.
+ */
+async function uninstallInMountNamespace(
+  files: Awaited<ReturnType<typeof nodeFiles>>,
+  mounts: string,
+  after = "true",
+) {
+  const out = await new Deno.Command(UNSHARE, {
+    args: [
+      "--mount",
+      "sh",
+      "-c",
+      `${mounts} && "$2" run --quiet --allow-all "$3" uninstall --local --conf-dir="$1" --install-dir="$4" && ${after}`,
+      "sh",
+      files.config.confDir,
+      Deno.execPath(),
+      MAIN_TS,
+      files.installDir,
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
 
 Deno.test({
-  name: "kcm uninstall on a read-only config directory removes nothing",
+  name:
+    `kcm uninstall on a read-only config directory removes nothing${SKIPPED}`,
   ignore: !canMount,
   async fn() {
     await using files = await nodeFiles();
     const before = await snapshotTree(files.config.root);
-    const out = await new Deno.Command(UNSHARE, {
-      args: [
-        "--mount",
-        "sh",
-        "-c",
-        `mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && exec "$2" run --quiet --allow-all "$3" uninstall --local --conf-dir="$1" --install-dir="$4"`,
-        "sh",
-        files.config.confDir,
-        Deno.execPath(),
-        MAIN_TS,
-        files.installDir,
-      ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = decoder.decode(out.stderr);
-    assert.equal(out.code, 1, stderr);
+    const out = await uninstallInMountNamespace(
+      files,
+      `mount --bind "$1" "$1" && mount -o remount,ro,bind "$1"`,
+    );
+    assert.equal(out.code, 1, out.stderr);
     assert.match(
-      stderr,
+      out.stderr,
       /^kcm: error: Cannot open lock file "\S+\/lock": Read-only file system[^\n]*\n$/,
     );
     assert.deepEqual(await snapshotTree(files.config.root), before);
@@ -267,32 +307,21 @@ Deno.test({
 });
 
 Deno.test({
-  name: "kcm uninstall empties a config directory that is a mount point",
+  name:
+    `kcm uninstall empties a config directory that is a mount point${SKIPPED}`,
   ignore: !canMount,
   async fn() {
     await using files = await nodeFiles();
-    const out = await new Deno.Command(UNSHARE, {
-      args: [
-        "--mount",
-        "sh",
-        "-c",
-        `mount --bind "$1" "$1" && "$2" run --quiet --allow-all "$3" uninstall --local --conf-dir="$1" --install-dir="$4" && ls -A "$1"`,
-        "sh",
-        files.config.confDir,
-        Deno.execPath(),
-        MAIN_TS,
-        files.installDir,
-      ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = decoder.decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
+    const out = await uninstallInMountNamespace(
+      files,
+      `mount --bind "$1" "$1"`,
+      `ls -A "$1"`,
+    );
+    assert.equal(out.code, 0, out.stderr);
     assert.match(
-      stderr,
+      out.stderr,
       /INFO:root:Emptied config directory \S+ \(a mount point: the empty directory stays\)\n/,
     );
-    assert.equal(decoder.decode(out.stdout), "");
+    assert.equal(out.stdout, "");
   },
 });
