@@ -8,7 +8,9 @@
  * 2. On each, a one-shot pod `kcm-uninstall-<node>` runs `kcm uninstall`
  *    as the node agent (`--force` passed on): config directory, installed
  *    binary, the Node's kcm capacity, label and taint, its reports. Nodes
- *    go on their own, as with cluster-init (one_shot_pods.ts).
+ *    go on their own, as with cluster-init (one_shot_pods.ts). The pods use
+ *    the DaemonSet's image, pull policy and config directory unless the
+ *    flags say otherwise: that image is on the nodes.
  * 3. The label gone, the DaemonSet controller removes kcm's daemon pod
  *    from the node; once it has (bounded by `--timeout`), reports a last
  *    daemon round may have published are deleted too, and the setup and
@@ -32,6 +34,10 @@ import { type Invocation, stringOption } from "../core/command.ts";
 import type { Host } from "../core/host.ts";
 import type { Logger } from "../core/log.ts";
 import { poll } from "../core/poll.ts";
+import {
+  type GivenSettings,
+  readDaemonSetSettings,
+} from "../core/k8s/apply_daemon_set.ts";
 import type { K8sClient } from "../core/k8s/client.ts";
 import { runOnCluster } from "../core/k8s/cluster_run.ts";
 import {
@@ -62,6 +68,8 @@ import {
 export interface ClusterUninstallOptions {
   readonly hosts: readonly string[] | "all";
   readonly settings: WorkloadSettings;
+  /** Which settings were given on the command line (not defaulted). */
+  readonly given: GivenSettings;
   readonly timeoutSeconds: number;
   readonly namespace: string | undefined;
   readonly force: boolean;
@@ -76,6 +84,11 @@ export function parse(invocation: Invocation): ClusterUninstallOptions {
   return {
     hosts,
     settings: { ...settings, numDpCores: 0, numCpCores: 0 },
+    given: {
+      image: invocation.given.includes("kcm-img"),
+      pullPolicy: invocation.given.includes("kcm-img-pol"),
+      confDir: invocation.given.includes("conf-dir"),
+    },
     timeoutSeconds: parseCount(
       "timeout",
       stringOption(invocation, "timeout"),
@@ -85,6 +98,35 @@ export function parse(invocation: Invocation): ClusterUninstallOptions {
     force: invocation.options.force === true,
     deleteCrds: invocation.options["delete-crds"] === true,
     connection: connectionFlags(invocation.options),
+  };
+}
+
+/**
+ * The uninstall pods' settings: the flags where given, else what the
+ * DaemonSet runs (its image is the one on the nodes), else the defaults.
+ */
+async function podSettings(
+  client: K8sClient,
+  namespace: string,
+  options: ClusterUninstallOptions,
+): Promise<WorkloadSettings> {
+  let current: unknown;
+  try {
+    current = await client.request("GET", daemonSetObject(namespace).path);
+  } catch (error) {
+    if (isStatus(error, 404)) return options.settings;
+    throw error;
+  }
+  const found = readDaemonSetSettings(current);
+  const { given, settings } = options;
+  return {
+    ...settings,
+    image: given.image ? settings.image : found?.image ?? settings.image,
+    pullPolicy: given.pullPolicy
+      ? settings.pullPolicy
+      : found?.pullPolicy ?? settings.pullPolicy,
+    confDir: given.confDir ? settings.confDir : found?.confDir ??
+      settings.confDir,
   };
 }
 
@@ -224,12 +266,15 @@ export function run(
         todo = [];
       }
       if (todo.length > 0) {
+        const settings = await podSettings(client, namespace, options);
         const results = await runOneShotPods(client, todo, {
           namespace,
           component: "uninstall",
           podName: uninstallPodName,
-          pod: (node) => uninstallPod(node, options.settings, options.force),
-          doing: `running uninstall${options.force ? " --force" : ""}`,
+          pod: (node) => uninstallPod(node, settings, options.force),
+          doing: `running uninstall${
+            options.force ? " --force" : ""
+          } (image ${settings.image}, ${settings.pullPolicy})`,
           deadline,
           clock,
           log,

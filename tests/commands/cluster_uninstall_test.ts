@@ -95,6 +95,8 @@ Deno.test("cluster-uninstall takes kcm off nodes, then off the cluster", async (
   const init = await kcmCli([
     "cluster-init",
     "--host-list=node-a,node-b",
+    "--kcm-img=registry.example/kcm:0.3",
+    "--kcm-img-pol=IfNotPresent",
     "--timeout=240",
   ]);
   assert.equal(init.code, 0, init.stderr);
