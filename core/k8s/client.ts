@@ -253,6 +253,11 @@ export function createK8sClient(
       },
       response.status === 403
         ? { hint: forbiddenHint(forbiddenCause(detail)) }
+        : RETRIED_STATUS.has(response.status)
+        ? {
+          hint:
+            `${config.server} kept answering ${response.status} while kcm retried: try again later, or check the API server's health`,
+        }
         : {},
     );
   }

@@ -6,7 +6,6 @@
  */
 
 import { KcmError, type KcmErrorOptions } from "../errors.ts";
-import { forbiddenCause, forbiddenHint } from "./forbidden.ts";
 import type { TlsProblem } from "./tls_problem.ts";
 
 /** What is known about one failed API request. */
@@ -81,11 +80,11 @@ export class K8sConfigError extends KcmError {
 }
 
 /**
- * Puts what kcm was doing in front of an API error's message, with a hint
- * for the status at hand: the one given per status, else for a 403 the fix
- * for its cause (RBAC, Pod Security, a missing ServiceAccount, an
- * admission policy; see forbidden.ts), else the error's own. Errors that
- * are not {@linkcode K8sApiError}s are returned unchanged.
+ * Puts what kcm was doing in front of an API error's message, with the
+ * hint given for its status, else the error's own (for a 403, the fix for
+ * its cause: RBAC, Pod Security, a missing ServiceAccount, an admission
+ * policy; see forbidden.ts). Errors that are not {@linkcode K8sApiError}s
+ * are returned unchanged.
  */
 export function explainApiError(
   doing: string,
@@ -95,9 +94,6 @@ export function explainApiError(
   if (!(error instanceof K8sApiError)) return error;
   return new KcmError(`${doing}: ${error.message}`, 1, {
     cause: error,
-    hint: hints[error.status] ??
-      (error.status === 403
-        ? forbiddenHint(forbiddenCause(error.detail))
-        : error.hint),
+    hint: hints[error.status] ?? error.hint,
   });
 }

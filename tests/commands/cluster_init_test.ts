@@ -637,3 +637,75 @@ Deno.test("cluster-init prepares nodes through the API", async (t) => {
   });
   assert.deepEqual(kubelet.errors, []);
 });
+
+// Negative cases: answers the real API server does not give on demand.
+Deno.test("cluster-init against an API server that keeps refusing", async (t) => {
+  let status = 429;
+  const requests: string[] = [];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => {
+      requests.push(`${request.method} ${new URL(request.url).pathname}`);
+      return Response.json({
+        kind: "Status",
+        status: "Failure",
+        reason: status === 429 ? "TooManyRequests" : "InternalError",
+        message: status === 429 ? "slow down" : "etcd is unhappy",
+        code: status,
+      }, { status, headers: { "retry-after": "1" } });
+    },
+  );
+  const dir = await Deno.makeTempDir({ prefix: "kcm-refusing-" });
+  const kubeconfig = `${dir}/config`;
+  await Deno.writeTextFile(
+    kubeconfig,
+    JSON.stringify({
+      "current-context": "c",
+      contexts: [{ name: "c", context: { cluster: "k", user: "u" } }],
+      clusters: [{
+        name: "k",
+        cluster: { server: `http://127.0.0.1:${server.addr.port}` },
+      }],
+      users: [{ name: "u", user: { token: "t" } }],
+    }),
+  );
+  const clusterInit = () =>
+    runKcm([
+      "cluster-init",
+      "--all-hosts",
+      `--kubeconfig=${kubeconfig}`,
+      "--insecure-http",
+    ], { env: { KCM_LOG_LEVEL: "INFO" } });
+  try {
+    for (
+      const [code, line] of [[429, /429 TooManyRequests: slow down/], [
+        500,
+        /500 InternalError: etcd is unhappy/,
+      ]] as const
+    ) {
+      await t.step(`${code}: one line, exit 1, nothing created`, async () => {
+        status = code;
+        requests.length = 0;
+        const result = await clusterInit();
+        assert.equal(result.code, 1);
+        const lines = result.stderr.trimEnd().split("\n");
+        assert.match(
+          lines[0]!,
+          /^kcm: error: cluster-init: GET \/api\/v1\/nodes: /,
+        );
+        assert.match(lines[0]!, line);
+        assert.equal(lines.length, 2, result.stderr);
+        assert.match(
+          lines[1]!,
+          /^hint: http:\/\/127\.0\.0\.1:\d+ kept answering \d+ while kcm retried: try again later/,
+        );
+        assert.equal(result.stdout, "");
+        // Retried as the policy says, and nothing but the node list asked.
+        assert.equal(requests.length, 6);
+        assert.ok(requests.every((r) => r === "GET /api/v1/nodes"));
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
