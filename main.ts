@@ -37,6 +37,8 @@ type CommandModules = {
   "isolate": typeof isolate;
   "install": typeof import("./commands/install.ts");
   "node-report": typeof import("./commands/node_report.ts");
+  "uninstall": typeof import("./commands/uninstall.ts");
+  "cluster-uninstall": typeof import("./commands/cluster_uninstall.ts");
 };
 
 /** Where each command's module is, relative to this file. */
@@ -49,6 +51,8 @@ const MODULE_PATHS: { readonly [C in CommandName]: string } = {
   "isolate": "./commands/isolate.ts",
   "install": "./commands/install.ts",
   "node-report": "./commands/node_report.ts",
+  "uninstall": "./commands/uninstall.ts",
+  "cluster-uninstall": "./commands/cluster_uninstall.ts",
 };
 
 /** What main needs of each command's module. */

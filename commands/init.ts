@@ -3,12 +3,21 @@
  * the pools `dataplane` (exclusive), `controlplane` and `infra` (shared).
  * All or nothing: the layout is planned and checked before anything is
  * written, and the directory appears by rename.
+ *
+ * With `--keep-existing`, an existing config directory is accepted when it
+ * has exactly the planned layout (exit 0, nothing written); a different
+ * layout is an error naming each difference. cluster-init's setup pods run
+ * init this way, so a rerun with other pool sizes than a node has fails
+ * for that node instead of passing silently.
  */
 
 import { readHugePagesFree } from "../core/procfs.ts";
 import type { Invocation } from "../core/command.ts";
 import { createConfigDir } from "../core/config_create.ts";
-import { errorMessage } from "../core/errors.ts";
+import { withConfigLock } from "../core/config_lock.ts";
+import { type ConfigState, readConfig } from "../core/config_read.ts";
+import { ConfigError, errorMessage } from "../core/errors.ts";
+import { layoutDifferences } from "../core/layout_check.ts";
 import type { Host } from "../core/host.ts";
 import { planLayout } from "../core/layout.ts";
 import { readTopology } from "../core/sysfs.ts";
@@ -18,6 +27,8 @@ export interface InitOptions {
   readonly confDir: string;
   readonly dataplaneCores: number;
   readonly controlplaneCores: number;
+  /** `--keep-existing`: accept a directory that has the planned layout. */
+  readonly keepExisting: boolean;
 }
 
 /** Validates `init`'s flags. */
@@ -26,6 +37,7 @@ export function parse(invocation: Invocation<"init">): InitOptions {
     confDir: invocation.options["conf-dir"],
     dataplaneCores: invocation.options["num-dp-cores"],
     controlplaneCores: invocation.options["num-cp-cores"],
+    keepExisting: invocation.options["keep-existing"],
   };
 }
 
@@ -40,6 +52,28 @@ function checkHugepages(host: Host): void {
   }
 }
 
+/**
+ * The config directory as it is, when there is one to read; undefined
+ * when there is none (or it cannot be read as one: then creating it
+ * reports why).
+ */
+async function readExisting(
+  confDir: string,
+  host: Host,
+): Promise<ConfigState | undefined> {
+  try {
+    const state = await withConfigLock(
+      confDir,
+      false,
+      { timeoutMs: host.lockTimeoutMs },
+      () => readConfig(confDir),
+    );
+    return state.pools.length > 0 ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs `kcm init`. */
 export async function run(options: InitOptions, host: Host): Promise<number> {
   checkHugepages(host);
@@ -48,6 +82,28 @@ export async function run(options: InitOptions, host: Host): Promise<number> {
     dataplane: options.dataplaneCores,
     controlplane: options.controlplaneCores,
   });
+  if (options.keepExisting) {
+    const existing = await readExisting(options.confDir, host);
+    if (existing !== undefined) {
+      const differences = layoutDifferences(existing, layout);
+      if (differences.length > 0) {
+        throw new ConfigError(
+          `Config directory ${options.confDir} exists with another layout than --num-dp-cores=${options.dataplaneCores} --num-cp-cores=${options.controlplaneCores}: ${
+            differences.join("; ")
+          }`,
+          1,
+          {
+            hint:
+              "request the layout the node has, or remove the directory first (kcm uninstall) to lay it out anew",
+          },
+        );
+      }
+      host.log.info(
+        `Config directory ${options.confDir} already has the requested layout; kept as it is.`,
+      );
+      return 0;
+    }
+  }
   host.log.info(`Writing config to ${options.confDir}.`);
   host.log.info(`Requested data plane cores = ${options.dataplaneCores}.`);
   host.log.info(

@@ -19,6 +19,8 @@ export const COMMANDS = [
   "isolate",
   "install",
   "node-report",
+  "uninstall",
+  "cluster-uninstall",
 ] as const;
 
 /** A subcommand name. */
@@ -58,10 +60,20 @@ const OPTIONS = {
   "no-affinity": { kind: "flag" },
   "timeout": { kind: "count", default: "600", min: 1 },
   "namespace": { kind: "string" },
+  "kubeconfig": { kind: "string" },
+  "context": { kind: "string" },
+  "insecure-http": { kind: "flag" },
+  "keep-existing": { kind: "flag" },
+  "force": { kind: "flag" },
+  "local": { kind: "flag" },
+  "delete-crds": { kind: "flag" },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 /** A long option's full name. */
 export type OptionName = keyof typeof OPTIONS;
+
+/** The connection options of every command that talks to the API. */
+const CONNECTION = ["kubeconfig", "context", "insecure-http"] as const;
 
 /** The options each command takes: its typed option spec. */
 const COMMAND_OPTIONS = {
@@ -77,9 +89,10 @@ const COMMAND_OPTIONS = {
     "num-cp-cores",
     "timeout",
     "namespace",
+    ...CONNECTION,
   ],
-  "init": ["conf-dir", "num-dp-cores", "num-cp-cores"],
-  "discover": ["conf-dir"],
+  "init": ["conf-dir", "num-dp-cores", "num-cp-cores", "keep-existing"],
+  "discover": ["conf-dir", "interval", ...CONNECTION],
   "describe": ["conf-dir"],
   "reconcile": [
     "conf-dir",
@@ -87,6 +100,7 @@ const COMMAND_OPTIONS = {
     "interval",
     "heartbeat",
     "metrics-listen",
+    ...CONNECTION,
   ],
   "isolate": ["conf-dir", "pool", "no-affinity"],
   "install": ["install-dir"],
@@ -96,6 +110,21 @@ const COMMAND_OPTIONS = {
     "interval",
     "heartbeat",
     "metrics-listen",
+    ...CONNECTION,
+  ],
+  "uninstall": ["conf-dir", "install-dir", "force", "local", ...CONNECTION],
+  "cluster-uninstall": [
+    "host-list",
+    "all-hosts",
+    "kcm-img",
+    "kcm-img-pol",
+    "conf-dir",
+    "install-dir",
+    "timeout",
+    "namespace",
+    "force",
+    "delete-crds",
+    ...CONNECTION,
   ],
 } as const satisfies Readonly<Record<CommandName, readonly OptionName[]>>;
 
@@ -105,11 +134,12 @@ type OptionValue<S> = S extends { kind: "flag" } ? boolean
   : S extends { default: string } ? string
   : string | undefined;
 
+/** The name of an option command `C` takes. */
+export type OptionOf<C extends CommandName> = typeof COMMAND_OPTIONS[C][number];
+
 /** The typed options of command `C`: the given value, else the default. */
 export type OptionsOf<C extends CommandName> = {
-  readonly [N in typeof COMMAND_OPTIONS[C][number]]: OptionValue<
-    typeof OPTIONS[N]
-  >;
+  readonly [N in OptionOf<C>]: OptionValue<typeof OPTIONS[N]>;
 };
 
 /** A parsed command line of command `C` (a union over every command). */
@@ -119,6 +149,11 @@ export type Invocation<C extends CommandName = CommandName> = C extends
     readonly command: C;
     /** Every option the command takes: the given value, else its default. */
     readonly options: OptionsOf<C>;
+    /**
+     * The options typed on the command line, as opposed to defaulted: a
+     * command that keeps what it finds unless told otherwise asks here.
+     */
+    readonly given: ReadonlySet<OptionOf<C>>;
     /** Positionals before `--` (isolate's `<command>`). */
     readonly positionals: readonly string[];
     /** Tokens after `--`, verbatim; undefined when there was no `--`. */
@@ -281,12 +316,14 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     options[option] = optionValue(option, given.get(option));
   }
   // `options` holds exactly COMMAND_OPTIONS[name], each value made by
-  // optionValue() from its OPTIONS kind: the shape OptionsOf<name> names.
+  // optionValue() from its OPTIONS kind: the shape OptionsOf<name> names;
+  // `given` only names options checked against that list above.
   // TypeScript cannot follow a loop over a table, hence the cast.
   return {
     kind: "command",
     command: name,
     options,
+    given: new Set(given.keys()),
     positionals,
     rest,
   } as unknown as Invocation;

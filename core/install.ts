@@ -16,7 +16,7 @@ import { replaceFileAtomic } from "./atomic_write.ts";
 import { FileWriteError, KcmError, osErrorReason } from "./errors.ts";
 
 /** Name of the installed file inside the install directory. */
-const INSTALLED_NAME = "kcm";
+export const INSTALLED_NAME = "kcm";
 
 /** Permissions of the installed file. */
 const INSTALLED_MODE = 0o755;

@@ -50,8 +50,20 @@ const EXTRA_USAGE = `
   kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool> <command>
               [-- <args> ...]
   kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>]
+                   [<connection options>]
+  kcm init ... [--keep-existing]
+  kcm discover ... [--interval=<seconds>] [<connection options>]
   kcm reconcile ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]
-  kcm node-report ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]`;
+                [<connection options>]
+  kcm node-report ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]
+                  [<connection options>]
+  kcm uninstall [--conf-dir=<dir>] [--install-dir=<dir>] [--force] [--local]
+                [<connection options>]
+  kcm cluster-uninstall (--host-list=<list>|--all-hosts) [--kcm-img=<img>]
+                        [--kcm-img-pol=<pol>] [--conf-dir=<dir>]
+                        [--install-dir=<dir>] [--timeout=<seconds>]
+                        [--namespace=<ns>] [--force] [--delete-crds]
+                        [<connection options>]`;
 
 const EXTRA_OPTIONS = `
   --no-affinity         Record the allocation and set KCM_CPUS_ASSIGNED
@@ -65,6 +77,21 @@ const EXTRA_OPTIONS = `
   --metrics-listen=<addr:port>
                         With --interval, serve Prometheus metrics on
                         http://<addr:port>/metrics (e.g. :9102).
+  --keep-existing       Accept an existing config directory that has the
+                        requested layout; another layout is an error (init).
+  --force               Uninstall even while tasks hold cpu lists; with
+                        cluster-uninstall also remove kcm's cluster objects
+                        when some nodes could not be cleaned.
+  --local               Only remove the node's files, not kcm's capacity,
+                        label, taint and reports (uninstall).
+  --delete-crds         Also delete the NodeReport and ReconcileReport CRDs,
+                        and so every report (cluster-uninstall).
+
+Connection options (commands that talk to the Kubernetes API):
+  --kubeconfig=<file>   Use this kubeconfig only [default: KUBECONFIG's
+                        files merged, else in-cluster, else ~/.kube/config].
+  --context=<name>      Use this kubeconfig context [default: the current].
+  --insecure-http       Allow a plain http:// API server (test clusters).
 
 Environment:
   KCM_LOG_LEVEL         CRITICAL, ERROR, WARNING, INFO or DEBUG
@@ -74,6 +101,8 @@ Environment:
                         [default: /proc].
   KCM_SYS_FS            sysfs to read the CPU topology from [default: /sys].
   NODE_NAME             Kubernetes node name [default: the host name].
+  KUBECONFIG            Kubeconfig files, ":"-separated, merged like kubectl
+                        merges them.
 
 Exit status: 0 on success, 1 on a runtime error, 2 on a usage error;
 isolate exits with its command's status (128+N if killed by signal N).`;

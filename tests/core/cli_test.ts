@@ -23,6 +23,7 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
     "conf-dir": "/etc/kcm",
     "num-dp-cores": 4,
     "num-cp-cores": 1,
+    "keep-existing": false,
   });
   assert.deepEqual(command("reconcile", ["reconcile"]).options, {
     "conf-dir": "/etc/kcm",
@@ -30,6 +31,9 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
     interval: 0,
     heartbeat: 300,
     "metrics-listen": undefined,
+    kubeconfig: undefined,
+    context: undefined,
+    "insecure-http": false,
   });
   assert.deepEqual(command("install", ["install"]).options, {
     "install-dir": "/opt/bin",
@@ -42,6 +46,24 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
   assert.equal(clusterInit.options["kcm-img"], "kcm");
   assert.equal(clusterInit.options["kcm-img-pol"], "Never");
   assert.equal(clusterInit.options["all-hosts"], true);
+});
+
+Deno.test("parseCommandLine() tells typed options from defaulted ones", () => {
+  const line = command("cluster-uninstall", [
+    "cluster-uninstall",
+    "--all-hosts",
+    "--kcm-img=kcm",
+    "--conf=/etc/kcm",
+  ]);
+  // Given with the default's value still counts as given.
+  assert.equal(line.options["kcm-img"], "kcm");
+  assert.deepEqual([...line.given].sort(), [
+    "all-hosts",
+    "conf-dir",
+    "kcm-img",
+  ]);
+  assert.equal(line.given.has("kcm-img-pol"), false);
+  assert.deepEqual([...command("init", ["init"]).given], []);
 });
 
 Deno.test("parseCommandLine() takes --opt=value, --opt value and prefixes", () => {

@@ -22,11 +22,12 @@
  *   prefix, also in `--flag=<path>` form) is rewritten to that location.
  *   The working directory defaults to the node root.
  * - Environment: a clean one (PATH, HOME, DENO_DIR), `HOSTNAME`, the
- *   in-cluster settings for the pod's ServiceAccount (from
- *   `ControlPlane.serviceAccount`, so kcm talks to the API as that account
- *   and the RBAC under test applies), then the container's `env` (literal
- *   values and `fieldRef`s to the pod's name, namespace, uid, node name,
- *   ServiceAccount name and IPs).
+ *   in-cluster settings for the pod's ServiceAccount with a token bound to
+ *   the pod, as a kubelet mounts it (`ControlPlane.boundServiceAccount`: kcm
+ *   talks to the API as that account, the RBAC under test applies, and the
+ *   API server knows the pod's node from the token), then the container's
+ *   `env` (literal values and `fieldRef`s to the pod's name, namespace,
+ *   uid, node name, ServiceAccount name and IPs).
  * - stdout and stderr go to one log file per container; see `logs()`.
  *
  * Pods run as a kubelet runs them: init containers one by one, then the
@@ -34,15 +35,21 @@
  * OnFailure after a failure, with a short back-off). A pod deleted through
  * the API has its processes killed and is then removed (grace period 0).
  *
- * Not done: no images, no isolation (no pod network), resources or probes; init containers
- * with `restartPolicy: Always` (sidecars) run as plain init containers; only
- * hostPath volumes are mapped. There is no controller-manager or scheduler
- * in the test control plane, so DaemonSets and Deployments never get pods:
- * only pods created with `spec.nodeName` set reach this kubelet.
+ * Not done: no images, no isolation (no pod network, see above),
+ * resources, probes or securityContext; init containers with `restartPolicy: Always`
+ * (sidecars) run as plain init containers; only hostPath volumes are
+ * mapped (others are left out). Pods reach this kubelet once bound to one
+ * of its nodes: created with `spec.nodeName`, or placed by kube-scheduler
+ * when the control plane runs with `controllers` (DaemonSet pods).
  */
 
 import { basename, dirname, normalize } from "node:path";
-import { type ControlPlane, detachedArgs, tailFile } from "./testenv.ts";
+import {
+  type ControlPlane,
+  detachedArgs,
+  type ServiceAccountCredentials,
+  tailFile,
+} from "./testenv.ts";
 
 /** Options of {@linkcode startTestKubelet}. */
 export interface StartTestKubeletOptions {
@@ -159,6 +166,8 @@ interface PodRun {
   finished: boolean;
   statusWrites: Promise<void>;
   done: Promise<void>;
+  /** The pod's ServiceAccount credentials, token bound to the pod. */
+  account?: ServiceAccountCredentials;
 }
 
 /** A container path and where it lives on the test host. */
@@ -464,11 +473,12 @@ export async function startTestKubelet(
         if (value !== undefined) env[name] = value;
       }
       if (pod.spec.automountServiceAccountToken !== false) {
-        const account = await cp.serviceAccount(
+        run.account ??= await cp.boundServiceAccount(
           pod.metadata.namespace,
           pod.spec.serviceAccountName ?? "default",
+          { kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid },
         );
-        Object.assign(env, account.inClusterEnv);
+        Object.assign(env, run.account.inClusterEnv);
       }
       for (const variable of container.env ?? []) {
         const fieldPath = variable.valueFrom?.fieldRef?.fieldPath;
