@@ -90,6 +90,16 @@ export interface TestKubelet extends AsyncDisposable {
   /** stdout + stderr of a container of the latest pod with that name. */
   logs(namespace: string, pod: string, container: string): Promise<string>;
   /**
+   * The pid of a container's process while it runs (latest pod with that
+   * name), else undefined. The process leads its own process group: what
+   * it starts has it as parent and shares its group.
+   */
+  containerPid(
+    namespace: string,
+    pod: string,
+    container: string,
+  ): number | undefined;
+  /**
    * Polls the API until the pod reaches one of `phases` and returns it;
    * throws with the pod's status and log tails on timeout.
    */
@@ -161,6 +171,8 @@ interface PodRun {
   init: ContainerRecord[];
   main: ContainerRecord[];
   processes: Set<Deno.ChildProcess>;
+  /** The pid of each running container's process, by container name. */
+  pids: Map<string, number>;
   /** Set when the pod was deleted or the kubelet stops: start nothing more. */
   killed: boolean;
   finished: boolean;
@@ -549,6 +561,8 @@ export async function startTestKubelet(
       return 128;
     }
     run.processes.add(child);
+    // setsid, setpriv and bash exec in turn: this pid is the container's.
+    run.pids.set(container.name, child.pid);
     record.state = { running: { startedAt } };
     record.started = true;
     record.ready = true;
@@ -558,6 +572,7 @@ export async function startTestKubelet(
     void writeStatus(run);
     const status = await child.status;
     run.processes.delete(child);
+    run.pids.delete(container.name);
     record.started = false;
     record.ready = false;
     record.state = {
@@ -669,6 +684,7 @@ export async function startTestKubelet(
         )
       ),
       processes: new Set(),
+      pids: new Map(),
       killed: false,
       finished: false,
       statusWrites: Promise.resolve(),
@@ -813,6 +829,9 @@ export async function startTestKubelet(
       return root;
     },
     logPath,
+    containerPid(namespace, pod, container) {
+      return latest.get(`${namespace}/${pod}`)?.pids.get(container);
+    },
     async logs(namespace, pod, container) {
       const path = logPath(namespace, pod, container);
       try {
