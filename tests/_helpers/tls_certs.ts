@@ -5,6 +5,8 @@
  * signed with `openssl ca`, which takes explicit start and end dates).
  */
 
+import { EC, makeCa, openssl } from "./tls.ts";
+
 /** PEM texts of one run's certificates. */
 export interface TestCertificates extends AsyncDisposable {
   /** The CA that signed every server certificate. */
@@ -18,46 +20,13 @@ export interface TestCertificates extends AsyncDisposable {
   >;
 }
 
-async function openssl(cwd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-}
-
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-
 /** Makes the certificates; dispose to remove the folder. */
 export async function makeTestCertificates(): Promise<TestCertificates> {
   const dir = await Deno.makeTempDir({ prefix: "kcm-tls-" });
-  const ca = (name: string) =>
-    openssl(dir, [
-      "req",
-      "-x509",
-      ...EC,
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-  await Promise.all([ca("ca"), ca("other")]);
+  const [ca, other] = await Promise.all([
+    makeCa(dir, "kcm"),
+    makeCa(dir, "other"),
+  ]);
   await Deno.mkdir(`${dir}/db`);
   await Deno.writeTextFile(`${dir}/db/index.txt`, "");
   await Deno.writeTextFile(`${dir}/db/serial`, "01\n");
@@ -110,9 +79,9 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
       "-config",
       "ca.cnf",
       "-cert",
-      "ca.crt",
+      ca.caFile,
       "-keyfile",
-      "ca.key",
+      ca.caKeyFile,
       "-in",
       `${name}.csr`,
       "-out",
@@ -142,8 +111,8 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
     "20400201000000Z",
   ]);
   return {
-    caPem: await Deno.readTextFile(`${dir}/ca.crt`),
-    otherCaPem: await Deno.readTextFile(`${dir}/other.crt`),
+    caPem: ca.caPem,
+    otherCaPem: other.caPem,
     servers: { good, wrongName, expired, future },
     async [Symbol.asyncDispose]() {
       await Deno.remove(dir, { recursive: true });
