@@ -33,6 +33,7 @@ import {
   setupPodName,
   type WorkloadSettings,
 } from "../core/k8s/workloads.ts";
+import { quote } from "../core/quote.ts";
 
 const COMMANDS: readonly ClusterCommand[] = [
   "init",
@@ -89,20 +90,26 @@ export function parse(
     hosts = splitList(hostList);
     for (const host of hosts) {
       if (host === "") {
-        throw new UsageError(`--host-list has an empty entry: "${hostList}"`);
+        throw new UsageError(
+          `--host-list has an empty entry: ${quote(hostList)}`,
+        );
       }
       if (!isDns1123Subdomain(host)) {
         throw new UsageError(
-          `--host-list: "${host}" is not a valid node name (lowercase letters, digits, "-" and ".")`,
+          `--host-list: ${
+            quote(host)
+          } is not a valid node name (lowercase letters, digits, "-" and ".")`,
         );
       }
       if (setupPodName(host).length > 253) {
-        throw new UsageError(`--host-list: node name "${host}" is too long`);
+        throw new UsageError(
+          `--host-list: node name ${quote(host)} is too long`,
+        );
       }
     }
     const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
     if (twice !== undefined) {
-      throw new UsageError(`--host-list names "${twice}" twice`);
+      throw new UsageError(`--host-list names ${quote(twice)} twice`);
     }
   }
 
@@ -110,7 +117,9 @@ export function parse(
   for (const command of commands) {
     if (!(COMMANDS as readonly string[]).includes(command)) {
       throw new UsageError(
-        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got "${command}"`,
+        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got ${
+          quote(command)
+        }`,
       );
     }
   }
@@ -119,7 +128,7 @@ export function parse(
   }
   const repeated = commands.find((c, i) => commands.indexOf(c) !== i);
   if (repeated !== undefined) {
-    throw new UsageError(`--kcm-cmd-list names "${repeated}" twice`);
+    throw new UsageError(`--kcm-cmd-list names ${quote(repeated)} twice`);
   }
 
   if (!PULL_POLICIES.includes(pullPolicy)) {
@@ -136,7 +145,7 @@ export function parse(
   ) {
     if (!path.startsWith("/")) {
       throw new UsageError(
-        `--${name} must be an absolute host path, got "${path}"`,
+        `--${name} must be an absolute host path, got ${quote(path)}`,
       );
     }
   }
@@ -145,7 +154,7 @@ export function parse(
     !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)
   ) {
     throw new UsageError(
-      `--namespace: "${namespace}" is not a valid namespace`,
+      `--namespace: ${quote(namespace)} is not a valid namespace`,
     );
   }
   return {

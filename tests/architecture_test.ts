@@ -32,6 +32,7 @@ const PURE = [
   "core/outage_log.ts",
   "core/format_age.ts",
   "core/errors.ts",
+  "core/quote.ts",
   "core/k8s/errors.ts",
   "core/k8s/node_events.ts",
   "core/k8s/event_series.ts",

@@ -10,6 +10,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { K8sConfigError } from "./errors.ts";
+import { quote } from "../quote.ts";
 
 /** A value given inline or as a file to read. */
 export type Material =
@@ -40,7 +41,9 @@ function named(list: unknown, name: string, what: string, path: string): Dict {
   }
   const found = list.find((item) => isDict(item) && item.name === name);
   if (!isDict(found)) {
-    throw new K8sConfigError(`Kubeconfig ${path} has no ${what} "${name}"`);
+    throw new K8sConfigError(
+      `Kubeconfig ${path} has no ${what} ${quote(name)}`,
+    );
   }
   const body = found[what];
   return isDict(body) ? body : {};
@@ -126,7 +129,7 @@ export function parseKubeconfig(source: string, path: string): KubeconfigEntry {
   const clusterName = text(context, "cluster");
   if (clusterName === undefined) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: context "${current}" names no cluster`,
+      `Kubeconfig ${path}: context ${quote(current)} names no cluster`,
     );
   }
   const cluster = named(doc.clusters, clusterName, "cluster", path);
@@ -137,7 +140,7 @@ export function parseKubeconfig(source: string, path: string): KubeconfigEntry {
   const server = text(cluster, "server");
   if (server === undefined) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: cluster "${clusterName}" has no server`,
+      `Kubeconfig ${path}: cluster ${quote(clusterName)} has no server`,
     );
   }
   let url: URL;
@@ -145,13 +148,13 @@ export function parseKubeconfig(source: string, path: string): KubeconfigEntry {
     url = new URL(server);
   } catch (cause) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: server "${server}" is not a URL`,
+      `Kubeconfig ${path}: server ${quote(server)} is not a URL`,
       { cause },
     );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: server "${server}" is not http(s)`,
+      `Kubeconfig ${path}: server ${quote(server)} is not http(s)`,
     );
   }
   const token = text(user, "token");
@@ -184,13 +187,17 @@ export function parseKubeconfig(source: string, path: string): KubeconfigEntry {
     (isDict(user.exec) || isDict(user["auth-provider"]))
   ) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: user "${userName}" uses an exec or auth-provider plugin, which kcm does not support`,
+      `Kubeconfig ${path}: user ${
+        quote(userName)
+      } uses an exec or auth-provider plugin, which kcm does not support`,
       { hint: "use a kubeconfig with a token or a client certificate" },
     );
   }
   if ((entry.clientCert === undefined) !== (entry.clientKey === undefined)) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: user "${userName}" has a client certificate without a key or a key without a certificate`,
+      `Kubeconfig ${path}: user ${
+        quote(userName)
+      } has a client certificate without a key or a key without a certificate`,
     );
   }
   return entry;

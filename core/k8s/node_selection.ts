@@ -14,6 +14,7 @@ import type { K8sClient } from "./client.ts";
 import { isStatus } from "./errors.ts";
 import type { NodeObject } from "./nodes.ts";
 import { setupPodName } from "./workloads.ts";
+import { quote } from "../quote.ts";
 
 /** A node left out, and why. */
 export interface SkippedNode {
@@ -64,7 +65,7 @@ async function checkNodesExist(
       await client.request("GET", `/api/v1/nodes/${encodeURIComponent(name)}`);
     } catch (error) {
       if (isStatus(error, 404)) {
-        throw new KcmError(`Node "${name}" does not exist`, 1, {
+        throw new KcmError(`Node ${quote(name)} does not exist`, 1, {
           cause: error,
           hint: "check --host-list against `kubectl get nodes`",
         });
@@ -93,11 +94,11 @@ export async function selectNodes(
     );
     const { selected, skipped } = partitionNodes(list.items);
     for (const { name, why } of skipped) {
-      log.info(`Skipping ${why} node "${name}"`);
+      log.info(`Skipping ${why} node ${quote(name)}`);
     }
     const bad = selected.find((n) => setupPodName(n).length > 253);
     if (bad !== undefined) {
-      throw new KcmError(`Node name "${bad}" is too long for a pod name`);
+      throw new KcmError(`Node name ${quote(bad)} is too long for a pod name`);
     }
     nodes = [...selected];
   } else {

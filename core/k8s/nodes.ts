@@ -16,6 +16,7 @@ import type { Clock } from "../poll.ts";
 import type { K8sClient } from "./client.ts";
 import { retryOnConflict } from "./conflict.ts";
 import { K8sApiError } from "./errors.ts";
+import { quote } from "../quote.ts";
 
 /** The extended resource counting dataplane cpu lists. */
 export const DATAPLANE_RESOURCE = "kcm.intel.com/dataplane-cores";
@@ -203,7 +204,7 @@ export async function labelAndTaintNode(
           path: error.path,
           status: 409,
           reason: "Conflict",
-          detail: `node "${name}" changed while kcm patched it`,
+          detail: `node ${quote(name)} changed while kcm patched it`,
         }, { cause: error });
       }
       throw error;

@@ -24,6 +24,7 @@ import {
   setupPod,
   type WorkloadSettings,
 } from "./workloads.ts";
+import { quote } from "../quote.ts";
 
 /** How many log lines an ERROR report quotes. */
 const LOG_TAIL_LINES = 20;
@@ -128,22 +129,24 @@ async function reportProblem(
   if (stillAt !== undefined) {
     container = state.current;
     log.error(
-      `Node "${node}": pod ${pod.metadata.name} still ${stillAt}${
-        container ? ` in container "${container}"` : ""
+      `Node ${quote(node)}: pod ${pod.metadata.name} still ${stillAt}${
+        container ? ` in container ${quote(container)}` : ""
       } at the timeout${state.problem ? `: ${state.problem.description}` : ""}`,
     );
   } else {
     const failure = state.failure;
     container = failure?.container;
     log.error(
-      `Node "${node}": pod ${pod.metadata.name} failed${
-        container ? ` in container "${container}"` : ""
+      `Node ${quote(node)}: pod ${pod.metadata.name} failed${
+        container ? ` in container ${quote(container)}` : ""
       }: ${failure?.description ?? "pod failed"}`,
     );
   }
   if (container === undefined) return;
   log.error(
-    `Node "${node}": last lines of the log of ${pod.metadata.name}/${container}:`,
+    `Node ${
+      quote(node)
+    }: last lines of the log of ${pod.metadata.name}/${container}:`,
   );
   for (const line of await logTail(client, podsPath, pod, container)) {
     log.error(`  | ${line}`);
@@ -183,7 +186,9 @@ export async function runSetupPods(
     for (const update of progress.observe(list.items)) {
       const { node, pod, state } = update;
       if (update.changed) {
-        log.info(`Node "${node}": pod ${pod.metadata.name} ${state.progress}`);
+        log.info(
+          `Node ${quote(node)}: pod ${pod.metadata.name} ${state.progress}`,
+        );
       }
       if (update.finished && state.phase === "Failed") {
         await reportProblem(client, podsPath, node, pod, undefined, log);
