@@ -42,10 +42,7 @@ Deno.test("kcm usage errors exit 2 with a reason and the usage section", async (
         ["init", "--num-dp-cores=x"],
         'kcm: error: --num-dp-cores must be a whole number >= 0, got "x"',
       ],
-      [
-        ["isolate", "--pool=infra", "sleep", "inf"],
-        "kcm: error: isolate takes one <command>",
-      ],
+      [["isolate", "--pool=infra"], "kcm: error: isolate needs a <command>"],
       [[], "kcm: error: No command given"],
       [
         ["reconcile", "--interval=-1"],

@@ -199,6 +199,38 @@ Deno.test("isolate passes arguments as an argv, never through a shell", async ()
   assert.deepEqual(names, ["existing"]);
 });
 
+Deno.test("isolate gives its command every word after it, with or without --", async () => {
+  await using conf = await makeConfigDir(onePool({ "0-1": "" }, false));
+  const base = ["isolate", `--conf-dir=${conf.confDir}`, "--pool=p"];
+  const cases: [string[], string][] = [
+    // Without "--", options of the command's included (as with env(1)).
+    [
+      ["printf", "<%s>", "-l", "--pool=q", "--help", "--", "x"],
+      "<-l><--pool=q><--help><--><x>",
+    ],
+    // The seed's form: one "--" right after the command is dropped.
+    [["printf", "--", "<%s>", "a", "b"], "<a><b>"],
+    [["--", "printf", "<%s>", "-x"], "<-x>"],
+  ];
+  for (const [words, printed] of cases) {
+    const result = await runKcm([...base, ...words]);
+    assert.equal(result.stderr, "", words.join(" "));
+    assert.equal(result.code, 0, words.join(" "));
+    assert.equal(result.stdout, printed, words.join(" "));
+  }
+  assert.equal(await conf.tasks("p", "0-1"), "");
+  // kcm's own options go before the command: after it, --pool is the
+  // command's, and kcm has none.
+  const late = await runKcm([
+    "isolate",
+    `--conf-dir=${conf.confDir}`,
+    "true",
+    "--pool=p",
+  ]);
+  assert.equal(late.code, 2);
+  assert.match(late.stderr, /^kcm: error: isolate needs --pool=<pool>\n/);
+});
+
 Deno.test("isolate inherits stdin, stdout and stderr", async () => {
   await using conf = await makeConfigDir(onePool({ "0": "" }));
   const input = "line one\nline two\n\u00e9\n";
