@@ -33,6 +33,7 @@ const PURE = [
   "core/format_age.ts",
   "core/errors.ts",
   "core/quote.ts",
+  "core/file_names.ts",
   "core/k8s/errors.ts",
   "core/k8s/node_events.ts",
   "core/k8s/event_series.ts",

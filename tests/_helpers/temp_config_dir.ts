@@ -68,3 +68,44 @@ export async function listNames(dir: string): Promise<string[]> {
   for await (const entry of Deno.readDir(dir)) names.push(entry.name);
   return names.sort();
 }
+
+/** printf(1) format spelling out `bytes` in octal escapes. */
+function octal(bytes: readonly number[]): string {
+  return bytes.map((b) => "\\" + b.toString(8).padStart(3, "0")).join("");
+}
+
+/** Runs `sh -c script` with `args` as `$1...`; returns its stdout. */
+export async function sh(script: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script, "sh", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  if (!out.success) throw new Error(decoder.decode(out.stderr));
+  return decoder.decode(out.stdout);
+}
+
+/**
+ * Renames `path` to the name `bytes` in the same directory. The bytes
+ * need not be UTF-8: Deno's API cannot name such a file, sh(1) can.
+ */
+export async function renameToBytes(
+  path: string,
+  bytes: readonly number[],
+): Promise<void> {
+  await sh(
+    'mv -- "$1" "$(dirname -- "$1")/$(printf "$2")"',
+    path,
+    octal(bytes),
+  );
+}
+
+/** The text of `<dir>/<bytes>/<rest>`, where `bytes` need not be UTF-8. */
+export function readUnderBytes(
+  dir: string,
+  bytes: readonly number[],
+  rest: string,
+): Promise<string> {
+  return sh('cat -- "$1/$(printf "$2")/$3"', dir, octal(bytes), rest);
+}

@@ -143,6 +143,25 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
     },
   );
 
+  await t.step(
+    "a dataplane pool without an exclusive file is counted all the same",
+    async () => {
+      // The reference never read the flag here: one pool without it must
+      // not keep the node from being advertised.
+      await using noFlag = await makeConfigDir({
+        dataplane: { exclusive: true, lists: { "4": "", "5": "" } },
+      });
+      await Deno.remove(`${noFlag.confDir}/pools/dataplane/exclusive`);
+      const result = await runKcm(
+        ["discover", `--conf-dir=${noFlag.confDir}`],
+        { env: env("worker-1") },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const n = await node("worker-1");
+      assert.equal(n.status.capacity["kcm.intel.com/dataplane-cores"], "2");
+    },
+  );
+
   // Negative cases.
   await t.step(
     "a missing dataplane pool fails before any API call",
