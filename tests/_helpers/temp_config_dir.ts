@@ -86,19 +86,32 @@ export async function sh(script: string, ...args: string[]): Promise<string> {
   return decoder.decode(out.stdout);
 }
 
+const RENAME = {
+  // int rename(const char *oldpath, const char *newpath)
+  rename: { parameters: ["buffer", "buffer"], result: "i32" },
+} as const;
+let libc: Deno.DynamicLibrary<typeof RENAME> | undefined;
+
+function cString(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const c = new Uint8Array(bytes.length + 1);
+  c.set(bytes);
+  return c;
+}
+
 /**
- * Renames `path` to the name `bytes` in the same directory. The bytes
- * need not be UTF-8: Deno's API cannot name such a file, sh(1) can.
+ * Renames `path` to the name `bytes` in the same directory, with rename(2)
+ * through libc: the bytes need not be UTF-8, which Deno's API cannot name.
  */
-export async function renameToBytes(
-  path: string,
-  bytes: readonly number[],
-): Promise<void> {
-  await sh(
-    'mv -- "$1" "$(dirname -- "$1")/$(printf "$2")"',
-    path,
-    octal(bytes),
+export function renameToBytes(path: string, bytes: readonly number[]): void {
+  const encoder = new TextEncoder();
+  const dir = encoder.encode(path.slice(0, path.lastIndexOf("/") + 1));
+  const target = new Uint8Array([...dir, ...bytes]);
+  libc ??= Deno.dlopen("libc.so.6", RENAME);
+  const rc = libc.symbols.rename(
+    cString(encoder.encode(path)),
+    cString(target),
   );
+  if (rc !== 0) throw new Error(`rename(${path}) failed`);
 }
 
 /** The text of `<dir>/<bytes>/<rest>`, where `bytes` need not be UTF-8. */

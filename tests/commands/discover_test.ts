@@ -162,6 +162,28 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
     },
   );
 
+  await t.step(
+    "an empty dataplane pool advertises 0, with a warning",
+    async () => {
+      // The reference failed here ("No CPU list in dataplane pool"); kcm
+      // advertises the truth, so pods asking for cores stay pending.
+      await using empty = await makeConfigDir({
+        dataplane: { exclusive: true, lists: {} },
+      });
+      const result = await runKcm(
+        ["discover", `--conf-dir=${empty.confDir}`],
+        { env: env("worker-1") },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(
+        result.stderr,
+        /WARNING:root:Dataplane pool of ".*" has no cpu lists; advertising 0 kcm.intel.com\/dataplane-cores\n/,
+      );
+      const n = await node("worker-1");
+      assert.equal(n.status.capacity["kcm.intel.com/dataplane-cores"], "0");
+    },
+  );
+
   // Negative cases.
   await t.step(
     "a missing dataplane pool fails before any API call",

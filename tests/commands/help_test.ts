@@ -87,3 +87,20 @@ Deno.test("kcm rejects a bad KCM_LOG_LEVEL or KCM_LOCK_TIMEOUT, takes any case",
   );
   assert.match(lower.stderr, /caused by:/, "DEBUG shows the cause chain");
 });
+
+Deno.test("kcm refuses Python's level aliases and numbers in KCM_LOG_LEVEL", async () => {
+  // The reference passed the value to Python's logging, which also took
+  // WARN and NOTSET; kcm takes the five names of its help screen only.
+  for (const level of ["WARN", "NOTSET", "10", "FATAL"]) {
+    const result = await runKcm(["describe", "--conf-dir=/nonexistent"], {
+      env: { KCM_LOG_LEVEL: level },
+    });
+    assert.equal(result.code, 2, level);
+    assert.ok(
+      result.stderr.startsWith(
+        `kcm: error: KCM_LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, got "${level}"\n`,
+      ),
+      result.stderr,
+    );
+  }
+});

@@ -166,6 +166,14 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
     ],
     [["reconcile", "--interval=-1"], /--interval must be a whole number >= 0/],
     [
+      ["init", "--num-dp-cores=-1"],
+      /--num-dp-cores must be a whole number >= 0, got "-1"/,
+    ],
+    [
+      ["cluster-init", "--all-hosts", "--num-cp-cores=-1"],
+      /--num-cp-cores must be a whole number >= 0, got "-1"/,
+    ],
+    [
       ["cluster-init", "--all-hosts", "--timeout=0"],
       /--timeout must be a whole number >= 1, got "0"/,
     ],
