@@ -13,6 +13,7 @@ import {
   snapshotTree,
   type TempConfig,
 } from "../_helpers/temp_config_dir.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const SYSFS = join(REPO_ROOT, "tests/fixtures/sysfs");
 const MIXED = join(REPO_ROOT, "tests/fixtures/procfs/mixed_tasks");
@@ -279,6 +280,56 @@ Deno.test("node-report orders overlaps by code point, as Python sorts names", as
     "CPU list overlap detected in \ue000:0 and \u{1f600}:0 (in both: [0])",
     "CPU list overlap detected in \uffff:0 and \u{1f600}:0 (in both: [0])",
   ]);
+});
+
+Deno.test("node-report reads under a shared lock: a writer's lock stops it, a reader's does not", async () => {
+  await using conf = await makeConfigDir({
+    p: { exclusive: false, lists: { "0": "" } },
+  });
+  const lockFile = join(conf.confDir, "lock");
+  const { ino } = await Deno.stat(lockFile);
+  for (const mode of ["--exclusive", "--shared"]) {
+    // flock --no-fork: the lock holder is the process we spawn.
+    const holder = new Deno.Command("flock", {
+      args: [mode, "--no-fork", lockFile, "sleep", "30"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor("flock to take the lock", async () => {
+        const locks = await Deno.readTextFile("/proc/locks");
+        return locks.split("\n").some((line) =>
+            / FLOCK /.test(line) && line.includes(`:${ino} `)
+          )
+          ? true
+          : undefined;
+      });
+      const result = await runKcm(
+        ["node-report", `--conf-dir=${conf.confDir}`],
+        {
+          env: {
+            KCM_LOCK_TIMEOUT: "0.3",
+            KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+          },
+        },
+      );
+      if (mode === "--exclusive") {
+        assert.equal(result.code, 1, mode);
+        assert.equal(result.stdout, "", mode);
+        assert.match(result.stderr, /^kcm: error: Timed out after 0\.3 s/);
+      } else {
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(
+          Object.keys(JSON.parse(result.stdout).description.pools),
+          ["p"],
+        );
+      }
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+    }
+  }
 });
 
 Deno.test("node-report without a config directory exits 1 with one line", async () => {

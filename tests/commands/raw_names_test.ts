@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { kcmArgv, runArgv } from "../_helpers/confine.ts";
 import { REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
 import {
   makeConfigDir,
@@ -148,4 +149,22 @@ Deno.test("a cpu-list name that is not UTF-8 is one error line, not a crash", as
     line.slice("kcm: error: ".length, -1),
   ]);
   assert.equal(await snapshot(config.confDir), before);
+});
+
+Deno.test("a pool name that is not UTF-8 cannot be named on the command line (a limit)", async () => {
+  // Deno turns an argument that is not UTF-8 into U+FFFD before kcm sees
+  // it: isolate looks for a pool "caf\ufffd" and says so.
+  await using config = await latin1Config();
+  const result = await runArgv([
+    "sh",
+    "-c",
+    'exec "$@" --pool="$(printf \'caf\\351\')" true',
+    "sh",
+    ...kcmArgv(["isolate", `--conf-dir=${config.confDir}`]),
+  ]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    "kcm: error: Requested pool caf\ufffd does not exist\n",
+  );
 });
