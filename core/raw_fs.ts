@@ -15,7 +15,8 @@
  *
  * Side effects: opens libc; lists directories; opens files and
  * directories; changes the owner and mode of a file kcm just created.
- * Needs /proc mounted for the non-UTF-8 paths.
+ * Needs /proc mounted for the non-UTF-8 paths and for a change of owner
+ * (the reopened file is checked through `/proc/self/fd`).
  */
 
 import { decodeFileName, encodeFileName, hasRawBytes } from "./file_names.ts";

@@ -148,6 +148,9 @@ Deno.test("isolate's start-up path loads no Kubernetes or YAML code", async () =
     s.startsWith("core/k8s/") || s.startsWith("npm:") || s.includes("yaml")
   );
   assert.deepEqual(heavy, []);
+  // Deno's Node compatibility layer costs about 25 ms to load (node:fs,
+  // node:process alike): nothing on this path imports it.
+  assert.deepEqual(modules.filter((s) => s.startsWith("node:")), []);
   const otherCommands = modules.filter((s) =>
     s.startsWith("commands/") && s !== "commands/isolate.ts"
   );
