@@ -13,7 +13,7 @@ import {
   snapshotTree,
   type TempConfig,
 } from "../_helpers/temp_config_dir.ts";
-import { waitFor } from "../_helpers/wait.ts";
+import { holdLock } from "../_helpers/lock_holder.ts";
 
 const SYSFS = join(REPO_ROOT, "tests/fixtures/sysfs");
 const MIXED = join(REPO_ROOT, "tests/fixtures/procfs/mixed_tasks");
@@ -286,49 +286,26 @@ Deno.test("node-report reads under a shared lock: a writer's lock stops it, a re
   await using conf = await makeConfigDir({
     p: { exclusive: false, lists: { "0": "" } },
   });
-  const lockFile = join(conf.confDir, "lock");
-  const { ino } = await Deno.stat(lockFile);
-  for (const mode of ["--exclusive", "--shared"]) {
-    // flock --no-fork: the lock holder is the process we spawn.
-    const holder = new Deno.Command("flock", {
-      args: [mode, "--no-fork", lockFile, "sleep", "30"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await waitFor("flock to take the lock", async () => {
-        const locks = await Deno.readTextFile("/proc/locks");
-        return locks.split("\n").some((line) =>
-            / FLOCK /.test(line) && line.includes(`:${ino} `)
-          )
-          ? true
-          : undefined;
-      });
-      const result = await runKcm(
-        ["node-report", `--conf-dir=${conf.confDir}`],
-        {
-          env: {
-            KCM_LOCK_TIMEOUT: "0.3",
-            KCM_SYS_FS: join(SYSFS, "this_machine_2"),
-          },
-        },
-      );
-      if (mode === "--exclusive") {
-        assert.equal(result.code, 1, mode);
-        assert.equal(result.stdout, "", mode);
-        assert.match(result.stderr, /^kcm: error: Timed out after 0\.3 s/);
-      } else {
-        assert.equal(result.code, 0, result.stderr);
-        assert.deepEqual(
-          Object.keys(JSON.parse(result.stdout).description.pools),
-          ["p"],
-        );
-      }
-    } finally {
-      holder.kill("SIGKILL");
-      await holder.status;
-    }
+  const env = {
+    KCM_LOCK_TIMEOUT: "0.3",
+    KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+  };
+  const args = ["node-report", `--conf-dir=${conf.confDir}`];
+  {
+    await using _writer = await holdLock(join(conf.confDir, "lock"));
+    const result = await runKcm(args, { env });
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^kcm: error: Timed out after 0\.3 s/);
+  }
+  {
+    await using _reader = await holdLock(join(conf.confDir, "lock"), "shared");
+    const result = await runKcm(args, { env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      Object.keys(JSON.parse(result.stdout).description.pools),
+      ["p"],
+    );
   }
 });
 
