@@ -25,6 +25,7 @@ import * as isolate from "./commands/isolate.ts";
 import type { CommandModule } from "./core/command.ts";
 import { errorMessage, KcmError, UsageError } from "./core/errors.ts";
 import { createHost, type Host, writeAll } from "./core/host.ts";
+import { oneLine } from "./core/quote.ts";
 import { HELP, USAGE_SECTION, VERSION } from "./core/usage.ts";
 
 /** Each command's module, as a type only: no code is loaded from here. */
@@ -112,8 +113,9 @@ export async function main(
     return await runCommand<CommandName>(line, createHost(env));
   } catch (error) {
     if (error instanceof KcmError) {
-      let text = `kcm: error: ${error.message}\n`;
-      if (error.hint) text += `hint: ${error.hint}\n`;
+      // One line each, whatever the message quotes (core/quote.ts).
+      let text = `kcm: error: ${oneLine(error.message)}\n`;
+      if (error.hint) text += `hint: ${oneLine(error.hint)}\n`;
       if (error instanceof UsageError) text += USAGE_SECTION + "\n";
       if (debug) text += describeCause(error);
       await writeAll(Deno.stderr, text);
@@ -122,7 +124,7 @@ export async function main(
     await writeAll(
       Deno.stderr,
       `kcm: internal error (a bug in kcm, please report it): ${
-        errorMessage(error)
+        oneLine(errorMessage(error))
       }\n${describeCause(error)}`,
     );
     return 70;

@@ -47,6 +47,7 @@ import {
   setupPodName,
   type WorkloadSettings,
 } from "../core/k8s/workloads.ts";
+import { quote } from "../core/quote.ts";
 
 const COMMANDS: readonly ClusterCommand[] = [
   "init",
@@ -87,7 +88,9 @@ export function parse(
   for (const command of commands) {
     if (!(COMMANDS as readonly string[]).includes(command)) {
       throw new UsageError(
-        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got "${command}"`,
+        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got ${
+          quote(command)
+        }`,
       );
     }
   }
@@ -96,7 +99,7 @@ export function parse(
   }
   const repeated = commands.find((c, i) => commands.indexOf(c) !== i);
   if (repeated !== undefined) {
-    throw new UsageError(`--kcm-cmd-list names "${repeated}" twice`);
+    throw new UsageError(`--kcm-cmd-list names ${quote(repeated)} twice`);
   }
   const { settings, given, namespace } = parseWorkloadFlags(invocation);
   const { options } = invocation;

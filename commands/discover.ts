@@ -17,7 +17,7 @@
 
 import type { Invocation } from "../core/command.ts";
 import { withConfigLock } from "../core/config_lock.ts";
-import { readPool } from "../core/config_read.ts";
+import { readPoolLists } from "../core/config_read.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { connectK8s, LOOP_RETRY, ONE_SHOT_RETRY } from "../core/k8s/client.ts";
@@ -35,6 +35,7 @@ import {
   NODE_LABEL,
 } from "../core/k8s/nodes.ts";
 import { repeatEvery } from "../core/repeat.ts";
+import { quote } from "../core/quote.ts";
 
 /** Options of `kcm discover`. */
 export interface DiscoverOptions {
@@ -54,7 +55,7 @@ export function parse(invocation: Invocation<"discover">): DiscoverOptions {
 }
 
 function fail(action: string, node: string, error: unknown): never {
-  throw explainApiError(`Cannot ${action} node "${node}"`, error, {
+  throw explainApiError(`Cannot ${action} node ${quote(node)}`, error, {
     404: "set NODE_NAME to this machine's Node name",
   });
 }
@@ -72,11 +73,14 @@ async function discoverOnce(
     options.confDir,
     false,
     { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
-    () => readPool(options.confDir, "dataplane"),
+    // Only the lists count: the exclusive flag is not read, need not exist.
+    () => readPoolLists(options.confDir, "dataplane"),
   );
   if (pool === undefined) {
     throw new ConfigError(
-      `Dataplane pool does not exist in config directory "${options.confDir}"`,
+      `Dataplane pool does not exist in config directory ${
+        quote(options.confDir)
+      }`,
       1,
       { hint: "run `kcm init` first" },
     );
@@ -84,7 +88,9 @@ async function discoverOnce(
   const count = pool.cpuLists.length;
   if (count === 0) {
     host.log.warning(
-      `Dataplane pool of "${options.confDir}" has no cpu lists; advertising 0 ${DATAPLANE_RESOURCE}`,
+      `Dataplane pool of ${
+        quote(options.confDir)
+      } has no cpu lists; advertising 0 ${DATAPLANE_RESOURCE}`,
     );
   }
   const node = nodeName(host.env, host.hostname);
@@ -99,7 +105,7 @@ async function discoverOnce(
     const advertised = await advertiseDataplaneCores(client, node, count)
       .catch((e) => fail("advertise dataplane cores on", node, e));
     host.log.info(
-      `Node "${node}": capacity ${DATAPLANE_RESOURCE}=${count}${
+      `Node ${quote(node)}: capacity ${DATAPLANE_RESOURCE}=${count}${
         advertised ? "" : " (already set)"
       }`,
     );
@@ -109,7 +115,7 @@ async function discoverOnce(
     }).catch((e) => fail("label and taint", node, e));
     const taint = `${KCM_TAINT.key}=${KCM_TAINT.value}:${KCM_TAINT.effect}`;
     host.log.info(
-      `Node "${node}": label ${NODE_LABEL}=true${
+      `Node ${quote(node)}: label ${NODE_LABEL}=true${
         done.labelled ? "" : " (already set)"
       }, taint ${taint}${done.tainted ? "" : " (already set)"}`,
     );

@@ -29,6 +29,7 @@ import { pinProcess } from "../core/affinity.ts";
 import { ConfigError, ResourceError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { readSelfPid } from "../core/procfs.ts";
+import { oneLine } from "../core/quote.ts";
 import { SignalRelay, startChild } from "../core/process.ts";
 
 /** Options of `kcm isolate`. */
@@ -74,13 +75,17 @@ export function chooseCpuList(
 function claim(options: IsolateOptions, pid: number): CpuListState {
   const pool = readPool(options.confDir, options.pool);
   if (pool === undefined) {
-    throw new ConfigError(`Requested pool ${options.pool} does not exist`);
+    throw new ConfigError(
+      `Requested pool ${oneLine(options.pool)} does not exist`,
+    );
   }
   const list = chooseCpuList(pool, Math.random);
   if (list === undefined) {
     const taken = pool.cpuLists.filter((l) => l.tasks.length > 0).length;
     throw new ResourceError(
-      `No free cpu lists in pool ${options.pool} (${pool.cpuLists.length} lists, ${taken} taken)`,
+      `No free cpu lists in pool ${
+        oneLine(options.pool)
+      } (${pool.cpuLists.length} lists, ${taken} taken)`,
       1,
       pool.cpuLists.length > 0
         ? {

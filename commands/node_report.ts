@@ -15,9 +15,15 @@ import {
   reportOptions,
 } from "../core/command.ts";
 import { withConfigLock } from "../core/config_lock.ts";
-import { type ConfigState, readConfig } from "../core/config_read.ts";
+import {
+  type ConfigState,
+  type PoolFlag,
+  type PoolState,
+  readConfigLists,
+  readPoolFlag,
+} from "../core/config_read.ts";
 import { describeConfig } from "../core/describe.ts";
-import { errorMessage } from "../core/errors.ts";
+import { ConfigError, errorMessage } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
 import { observePids } from "../core/procfs.ts";
@@ -54,6 +60,45 @@ async function guarded(
   }
 }
 
+/** A snapshot with the flags that could be read, and why others could not. */
+interface NodeConfig {
+  readonly state: ConfigState<PoolFlag>;
+  /** Every pool's flag was read: the snapshot `describe` prints. */
+  readonly described: ConfigState | undefined;
+  /** One line per pool whose `exclusive` file could not be read. */
+  readonly flagErrors: readonly string[];
+}
+
+/**
+ * Reads the config directory, then each pool's flag on its own: a pool
+ * without one leaves the description null (there is no `exclusive` to
+ * print), as in the original tool, and is an error of the configDirectory
+ * check, but every other check still runs.
+ */
+function readNodeConfig(confDir: string): NodeConfig {
+  const { path, pools } = readConfigLists(confDir);
+  const flagErrors: string[] = [];
+  const flagged = pools.map((pool): PoolState<PoolFlag> => {
+    try {
+      return { ...pool, exclusive: readPoolFlag(confDir, pool.name) };
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      flagErrors.push(error.message);
+      return pool;
+    }
+  });
+  const known = flagged.filter((pool): pool is PoolState =>
+    pool.exclusive !== undefined
+  );
+  return {
+    state: { path, pools: flagged },
+    described: known.length === flagged.length
+      ? { path, pools: known }
+      : undefined,
+    flagErrors,
+  };
+}
+
 /** Builds one node report; `signal` ends a wait for the lock. */
 export async function buildNodeReport(
   confDir: string,
@@ -79,9 +124,9 @@ export async function nodeReportRound(
     confDir,
     false,
     { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
-    (): ConfigState | Error => {
+    (): NodeConfig | Error => {
       try {
-        return readConfig(confDir);
+        return readNodeConfig(confDir);
       } catch (error) {
         return error instanceof Error ? error : new Error(String(error));
       }
@@ -103,10 +148,10 @@ export async function nodeReportRound(
       checks,
     };
   }
-  const state = read;
+  const { state, described, flagErrors } = read;
   const [configDirectory, cpuListsOnline, exclusiveCores, taskAffinity] =
     await Promise.all([
-      guarded(() => findOverlaps(state)),
+      guarded(() => [...flagErrors, ...findOverlaps(state)]),
       guarded(async () =>
         findOfflineCpus(state, await readOnlineCpus(host.sysRoot))
       ),
@@ -128,7 +173,10 @@ export async function nodeReportRound(
     taskAffinity,
   };
   return {
-    report: nodeReport({ description: describeConfig(state), checks }),
+    report: nodeReport({
+      description: described ? describeConfig(described) : null,
+      checks,
+    }),
     pools: state.pools,
     checks,
   };

@@ -10,7 +10,7 @@ import {
   reportOptions,
 } from "../core/command.ts";
 import { withConfigLock } from "../core/config_lock.ts";
-import { readConfig } from "../core/config_read.ts";
+import { readConfigLists } from "../core/config_read.ts";
 import { removeStaleTemps, writeManyTasks } from "../core/config_write.ts";
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
@@ -55,7 +55,9 @@ export function reconcileRound(
     true,
     { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
     () => {
-      const state = readConfig(confDir);
+      // The pools' exclusive flags play no part here, and are not read: a
+      // pool without one is reclaimed like any other.
+      const state = readConfigLists(confDir);
       for (const path of removeStaleTemps(confDir, state)) {
         host.log.info(
           `Removed a temporary file left by a killed writer: ${path}`,

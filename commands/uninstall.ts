@@ -29,6 +29,7 @@ import {
 } from "../core/k8s/node_cleanup.ts";
 import { nodeName } from "../core/k8s/node_name.ts";
 import { removeConfigDir, removeInstalled } from "../core/uninstall.ts";
+import { quote } from "../core/quote.ts";
 
 /** Options of `kcm uninstall`. */
 export interface UninstallOptions {
@@ -134,28 +135,30 @@ export async function run(
       clock: host.clock,
       log,
     }).catch((error) =>
-      failed(explainApiError(`Cannot take kcm off node "${node}"`, error, {
+      failed(explainApiError(`Cannot take kcm off node ${quote(node)}`, error, {
         404: "set NODE_NAME to this machine's Node name, or give --local",
       }))
     );
     const nodeLine = cleaned.labelOrTaint || cleaned.capacity
-      ? `Node "${node}": removed kcm's ${
+      ? `Node ${quote(node)}: removed kcm's ${
         [
           cleaned.capacity ? "capacity" : "",
           cleaned.labelOrTaint ? "label and taint" : "",
         ].filter((s) => s).join(", ")
       }`
-      : `Node "${node}": no kcm capacity, label or taint left`;
+      : `Node ${quote(node)}: no kcm capacity, label or taint left`;
     log.info(nodeLine);
     if (cleaned.labelOrTaint || cleaned.capacity) done.push(nodeLine);
     const reports = await deleteNodeReports(client, client.namespace, node)
       .catch((error) =>
-        failed(explainApiError(`Cannot delete the reports of "${node}"`, error))
+        failed(
+          explainApiError(`Cannot delete the reports of ${quote(node)}`, error),
+        )
       );
     log.info(
       reports.length > 0
         ? `Deleted ${reports.join(" and ")} ${client.namespace}/${node}`
-        : `No reports of node "${node}" in namespace ${client.namespace}`,
+        : `No reports of node ${quote(node)} in namespace ${client.namespace}`,
     );
   } finally {
     client.close();

@@ -11,12 +11,22 @@
  * written without it (core/config_write.ts says why); installed binaries
  * with it.
  *
+ * A rename makes a new file, owned by whoever runs kcm with kcm's mode. With
+ * `keepOwnership` the new file gets the replaced file's owner, group and
+ * permission bits before the rename (core/raw_fs.ts, by descriptor), so a
+ * tool that shares the directory under another user keeps its access.
+ *
+ * A directory whose path is not UTF-8 is written through
+ * `/proc/self/fd` (core/raw_fs.ts); the file's own name must be UTF-8.
+ *
  * Side effects: creates, writes, renames and removes files in the target's
- * directory.
+ * directory; with `keepOwnership`, changes the owner and mode of the new
+ * file.
  */
 
 import { baseName, dirName, joinPath } from "./paths.ts";
-import { FileWriteError } from "./errors.ts";
+import { FileWriteError, osErrorCode } from "./errors.ts";
+import { matchOwnership, ownershipOf, withUsablePath } from "./raw_fs.ts";
 
 /** How a file is written. */
 export interface AtomicWriteOptions {
@@ -24,6 +34,12 @@ export interface AtomicWriteOptions {
   readonly mode?: number;
   /** Exact permission bits to set before the rename (the umask ignored). */
   readonly chmod?: number;
+  /**
+   * Give the new file the owner, group and permission bits of the file it
+   * replaces, if there is one (default false). Without the right to give
+   * a file away (kcm not root), the owner is kcm's and the rest is kept.
+   */
+  readonly keepOwnership?: boolean;
   /**
    * Fsync the file before the rename and its directory after it (default
    * true). Without it the rename is still atomic, but a power loss may
@@ -92,6 +108,51 @@ function removeQuietly(path: string): void {
 }
 
 /**
+ * Runs `use` with a path to `path` that Deno's API can open: `path`
+ * itself, or one through `/proc/self/fd` when its directory's name is not
+ * UTF-8.
+ */
+function inDirectory<T>(path: string, use: (path: string) => T): T {
+  return withUsablePath(
+    dirName(path),
+    (dir) => use(joinPath(dir, baseName(path))),
+  );
+}
+
+/** Gives `temp` (open as `file`) the owner and mode of `target`, if any. */
+function keepOwnership(target: string, temp: string, file: Deno.FsFile): void {
+  let old: Deno.FileInfo;
+  try {
+    old = Deno.statSync(target);
+  } catch (error) {
+    if (osErrorCode(error) === "ENOENT") return;
+    throw error;
+  }
+  matchOwnership(temp, file, ownershipOf(old));
+}
+
+/** Writes `data` to a fresh temporary file beside `path`; returns its path. */
+function writeTemp(
+  path: string,
+  data: string,
+  options: AtomicWriteOptions,
+  durable: boolean,
+): string {
+  const temp = tempPathFor(path);
+  try {
+    using file = createTemp(temp, options.mode ?? 0o644);
+    writeAllSync(file, data);
+    if (options.chmod !== undefined) Deno.chmodSync(temp, options.chmod);
+    if (options.keepOwnership) keepOwnership(path, temp, file);
+    if (durable) file.syncSync();
+  } catch (error) {
+    removeQuietly(temp);
+    throw error;
+  }
+  return temp;
+}
+
+/**
  * Replaces `path` with `data`, synchronously: kcm calls it under the config
  * lock, where nothing else is waiting. Throws {@linkcode FileWriteError}.
  */
@@ -101,18 +162,18 @@ export function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): void {
   const durable = options.durable ?? true;
-  const temp = tempPathFor(path);
   try {
-    {
-      using file = createTemp(temp, options.mode ?? 0o644);
-      writeAllSync(file, data);
-      if (options.chmod !== undefined) Deno.chmodSync(temp, options.chmod);
-      if (durable) file.syncSync();
-    }
-    Deno.renameSync(temp, path);
-    if (durable) syncDirectorySync(dirName(path));
+    inDirectory(path, (target) => {
+      const temp = writeTemp(target, data, options, durable);
+      try {
+        Deno.renameSync(temp, target);
+      } catch (error) {
+        removeQuietly(temp);
+        throw error;
+      }
+      if (durable) syncDirectorySync(dirName(target));
+    });
   } catch (error) {
-    removeQuietly(temp);
     throw new FileWriteError(path, error);
   }
 }
@@ -124,21 +185,41 @@ export function writeFileAtomic(
  * file of the batch. Throws {@linkcode FileWriteError} naming the file it
  * failed on.
  */
-export function writeFilesAtomic(files: readonly FileContent[]): void {
-  const temps = files.map((f) => ({ ...f, temp: tempPathFor(f.path) }));
+export function writeFilesAtomic(
+  files: readonly FileContent[],
+  options: Pick<AtomicWriteOptions, "keepOwnership"> = {},
+): void {
+  const temps: { path: string; temp: string }[] = [];
   let failed = "";
   try {
-    for (const f of temps) {
+    for (const f of files) {
       failed = f.path;
-      using file = createTemp(f.temp, 0o644);
-      writeAllSync(file, f.data);
+      const temp = inDirectory(
+        f.path,
+        (target) => baseName(writeTemp(target, f.data, options, false)),
+      );
+      temps.push({ path: f.path, temp });
     }
-    for (const f of temps) {
+    while (temps.length > 0) {
+      const f = temps[0]!;
       failed = f.path;
-      Deno.renameSync(f.temp, f.path);
+      inDirectory(
+        f.path,
+        (target) => Deno.renameSync(joinPath(dirName(target), f.temp), target),
+      );
+      temps.shift();
     }
   } catch (error) {
-    for (const f of temps) removeQuietly(f.temp);
+    for (const f of temps) {
+      try {
+        inDirectory(
+          f.path,
+          (target) => removeQuietly(joinPath(dirName(target), f.temp)),
+        );
+      } catch {
+        // The directory is gone: so is the temporary file.
+      }
+    }
     throw new FileWriteError(failed, error);
   }
 }

@@ -2,12 +2,16 @@
  * The command-line grammar of the seed usage screen: one subcommand, long
  * options anywhere before `--` as `--opt=value` or `--opt value`, unique
  * prefixes of option names, and everything after `--` passed verbatim.
+ * `isolate`'s `<command>` ends kcm's part of the line, as with env(1) or
+ * nice(1): every word after it is the command's, options included, with
+ * one `--` right after it dropped (the seed's `<command> -- <args>` form).
  * Each command's options are typed here, once: flags become booleans,
  * counts numbers, and defaults are filled in. Pure: argv in, a
  * {@linkcode CommandLine} out, {@linkcode UsageError} on a mismatch.
  */
 
 import { UsageError } from "./errors.ts";
+import { oneLine, quote } from "./quote.ts";
 
 /** The subcommands, in the order of the usage screen. */
 export const COMMANDS = [
@@ -156,7 +160,11 @@ export type Invocation<C extends CommandName = CommandName> = C extends
     readonly given: ReadonlySet<OptionOf<C>>;
     /** Positionals before `--` (isolate's `<command>`). */
     readonly positionals: readonly string[];
-    /** Tokens after `--`, verbatim; undefined when there was no `--`. */
+    /**
+     * isolate: the words after `<command>`, verbatim (a `--` right after
+     * it dropped). Otherwise the words after `--`, which only isolate
+     * takes. Undefined when there were none of either.
+     */
     readonly rest: readonly string[] | undefined;
   }
   : never;
@@ -175,9 +183,11 @@ function resolveName(given: string): OptionName {
   if (isOptionName(given)) return given;
   const matches = Object.keys(OPTIONS).filter((n) => n.startsWith(given));
   if (matches.length === 1) return matches[0] as OptionName;
-  if (matches.length === 0) throw new UsageError(`Unknown option --${given}`);
+  if (matches.length === 0) {
+    throw new UsageError(`Unknown option --${oneLine(given)}`);
+  }
   throw new UsageError(
-    `--${given} is not a unique prefix: ${
+    `--${oneLine(given)} is not a unique prefix: ${
       matches.map((m) => `--${m}`).join(", ")
     }?`,
   );
@@ -187,12 +197,12 @@ function resolveName(given: string): OptionName {
 export function parseCount(name: string, text: string, min = 0): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < min) {
     throw new UsageError(
-      `--${name} must be a whole number >= ${min}, got "${text}"`,
+      `--${name} must be a whole number >= ${min}, got ${quote(text)}`,
     );
   }
   const n = Number(text);
   if (!Number.isSafeInteger(n)) {
-    throw new UsageError(`--${name} is too large: "${text}"`);
+    throw new UsageError(`--${name} is too large: ${quote(text)}`);
   }
   return n;
 }
@@ -220,20 +230,16 @@ function checkPositionals(
 ): void {
   if (name === "isolate") {
     if (positionals.length === 0 && rest !== undefined && rest.length > 0) {
+      // `kcm isolate --pool=P -- <command> [--] <args>...`
       positionals.push(rest.shift()!);
+      if (rest[0] === "--") rest.shift();
     }
-    if (positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length === 0
-          ? "isolate needs a <command>"
-          : `isolate takes one <command>; put its arguments after "--": ${
-            positionals.join(" ")
-          }`,
-      );
+    if (positionals.length === 0) {
+      throw new UsageError("isolate needs a <command>");
     }
   } else {
     if (positionals.length > 0) {
-      throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+      throw new UsageError(`Unexpected argument ${quote(positionals[0]!)}`);
     }
     if (rest !== undefined) {
       throw new UsageError(`"--" is only valid with isolate`);
@@ -292,16 +298,22 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       continue;
     }
     if (token.startsWith("-") && token !== "-") {
-      throw new UsageError(`Unknown option ${token}`);
+      throw new UsageError(`Unknown option ${oneLine(token)}`);
     }
     positionals.push(token);
+    if (positionals.length === 2 && positionals[0] === "isolate") {
+      // isolate's <command>: the rest of the line is the command's.
+      rest = argv.slice(i + 1);
+      if (rest[0] === "--") rest.shift();
+      break;
+    }
   }
 
   if (version) return { kind: "version" };
   const command = positionals.shift();
   if (command === undefined) throw new UsageError("No command given");
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    throw new UsageError(`Unknown command "${command}"`);
+    throw new UsageError(`Unknown command ${quote(command)}`);
   }
   const name = command as CommandName;
   const allowed: readonly OptionName[] = COMMAND_OPTIONS[name];

@@ -10,6 +10,7 @@ import { UsageError } from "./errors.ts";
 import { isDns1123Subdomain } from "./k8s/node_name.ts";
 import type { GivenSettings } from "./k8s/apply_daemon_set.ts";
 import type { WorkloadSettings } from "./k8s/workloads.ts";
+import { quote } from "./quote.ts";
 
 const PULL_POLICIES = ["Never", "IfNotPresent", "Always"];
 
@@ -25,20 +26,22 @@ export function parseHostList(
   const hosts = splitList(text);
   for (const host of hosts) {
     if (host === "") {
-      throw new UsageError(`--host-list has an empty entry: "${text}"`);
+      throw new UsageError(`--host-list has an empty entry: ${quote(text)}`);
     }
     if (!isDns1123Subdomain(host)) {
       throw new UsageError(
-        `--host-list: "${host}" is not a valid node name (lowercase letters, digits, "-" and ".")`,
+        `--host-list: ${
+          quote(host)
+        } is not a valid node name (lowercase letters, digits, "-" and ".")`,
       );
     }
     if (podName(host).length > 253) {
-      throw new UsageError(`--host-list: node name "${host}" is too long`);
+      throw new UsageError(`--host-list: node name ${quote(host)} is too long`);
     }
   }
   const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
   if (twice !== undefined) {
-    throw new UsageError(`--host-list names "${twice}" twice`);
+    throw new UsageError(`--host-list names ${quote(twice)} twice`);
   }
   return hosts;
 }
@@ -86,7 +89,7 @@ export function parseWorkloadFlags(invocation: ClusterInvocation): {
     );
   }
   if (image.trim() === "" || /\s/.test(image)) {
-    throw new UsageError(`--kcm-img is not an image name: "${image}"`);
+    throw new UsageError(`--kcm-img is not an image name: ${quote(image)}`);
   }
   for (
     const [name, path] of [
@@ -96,7 +99,7 @@ export function parseWorkloadFlags(invocation: ClusterInvocation): {
   ) {
     if (!path.startsWith("/")) {
       throw new UsageError(
-        `--${name} must be an absolute host path, got "${path}"`,
+        `--${name} must be an absolute host path, got ${quote(path)}`,
       );
     }
   }
@@ -105,7 +108,7 @@ export function parseWorkloadFlags(invocation: ClusterInvocation): {
     !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)
   ) {
     throw new UsageError(
-      `--namespace: "${namespace}" is not a valid namespace`,
+      `--namespace: ${quote(namespace)} is not a valid namespace`,
     );
   }
   return {

@@ -11,6 +11,7 @@
 import { baseName, dirName, joinPath, normalizePath } from "./paths.ts";
 import { LOCK_FILE } from "./config_paths.ts";
 import { ConfigError, osErrorReason } from "./errors.ts";
+import { quote } from "./quote.ts";
 
 /** A pool to create: its flag and cpu-list directory names. */
 export interface PoolSpec {
@@ -64,7 +65,7 @@ function isInitLeftover(name: string): boolean {
 
 function createFailure(confDir: string, error: unknown): ConfigError {
   return error instanceof ConfigError ? error : new ConfigError(
-    `Cannot create config directory "${confDir}": ${osErrorReason(error)}`,
+    `Cannot create config directory ${quote(confDir)}: ${osErrorReason(error)}`,
     1,
     { cause: error },
   );
@@ -144,7 +145,9 @@ export async function createConfigDir(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
       throw new ConfigError(
-        `Cannot use config directory "${confDir}": ${osErrorReason(error)}`,
+        `Cannot use config directory ${quote(confDir)}: ${
+          osErrorReason(error)
+        }`,
         1,
         { cause: error },
       );
@@ -153,7 +156,9 @@ export async function createConfigDir(
   if (existing === undefined) return await createFresh(confDir, pools);
   if (!existing.isDirectory) {
     throw new ConfigError(
-      `Cannot create config directory "${confDir}": it exists and is not a directory`,
+      `Cannot create config directory ${
+        quote(confDir)
+      }: it exists and is not a directory`,
     );
   }
   await fillExisting(confDir, pools);

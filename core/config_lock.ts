@@ -15,6 +15,7 @@ import {
   LockTimeoutError,
   osErrorReason,
 } from "./errors.ts";
+import { quote } from "./quote.ts";
 
 /** How the lock is taken. */
 export interface LockOptions {
@@ -63,7 +64,7 @@ function openLockFile(lockFile: string, exclusive: boolean): Deno.FsFile {
     return Deno.openSync(lockFile, { read: true, write: exclusive });
   } catch (error) {
     throw new ConfigError(
-      `Cannot open lock file "${lockFile}": ${osErrorReason(error)}`,
+      `Cannot open lock file ${quote(lockFile)}: ${osErrorReason(error)}`,
       1,
       {
         cause: error,
@@ -121,11 +122,9 @@ export async function lockConfig(
         options.locksFile ?? "/proc/locks",
       );
       throw new LockTimeoutError(
-        `Timed out after ${
-          options.timeoutMs / 1000
-        } s waiting for lock "${lockFile}"${
-          holder ? ` (held by pid ${holder})` : ""
-        }`,
+        `Timed out after ${options.timeoutMs / 1000} s waiting for lock ${
+          quote(lockFile)
+        }${holder ? ` (held by pid ${holder})` : ""}`,
         1,
         { hint: "raise KCM_LOCK_TIMEOUT or find the process holding it" },
       );

@@ -3,8 +3,9 @@
  * pid, removing one, and clearing the temporary files a killed writer left.
  * Call every function here under the exclusive config lock.
  *
- * Side effects: replaces `tasks` files atomically (core/atomic_write.ts) and
- * removes stale temporary files, below the directory it is given.
+ * Side effects: replaces `tasks` files atomically (core/atomic_write.ts),
+ * keeping each file's owner and mode, and removes stale temporary files,
+ * below the directory it is given.
  *
  * Tasks files are replaced by rename but not fsynced, on purpose. A tasks
  * file names live processes. If kcm itself crashes, the rename has either
@@ -24,7 +25,9 @@ import {
   writeFilesAtomic,
 } from "./atomic_write.ts";
 import { listPath, tasksPath } from "./config_paths.ts";
-import { type ConfigState, readTasks } from "./config_read.ts";
+import { type ConfigState, type PoolFlag, readTasks } from "./config_read.ts";
+import { hasRawBytes } from "./file_names.ts";
+import { readDirectory, withUsablePath } from "./raw_fs.ts";
 
 /**
  * The text of a tasks file: pids joined by `,`, no trailing newline.
@@ -40,7 +43,10 @@ export function formatTasks(pids: readonly number[]): string {
   return pids.join(",");
 }
 
-/** Rewrites a tasks file atomically (not durably: see above) with `pids`. */
+/**
+ * Rewrites a tasks file atomically (not durably: see above) with `pids`,
+ * keeping its owner, group and permission bits.
+ */
 export function writeTasks(
   confDir: string,
   pool: string,
@@ -49,6 +55,7 @@ export function writeTasks(
 ): void {
   writeFileAtomic(tasksPath(confDir, pool, list), formatTasks(pids), {
     durable: false,
+    keepOwnership: true,
   });
 }
 
@@ -64,10 +71,13 @@ export function writeManyTasks(
     readonly tasks: readonly number[];
   }[],
 ): void {
-  writeFilesAtomic(rewrites.map((r) => ({
-    path: tasksPath(confDir, r.pool, r.list),
-    data: formatTasks(r.tasks),
-  })));
+  writeFilesAtomic(
+    rewrites.map((r) => ({
+      path: tasksPath(confDir, r.pool, r.list),
+      data: formatTasks(r.tasks),
+    })),
+    { keepOwnership: true },
+  );
 }
 
 /**
@@ -94,17 +104,19 @@ export function removeTask(
  */
 export function removeStaleTemps(
   confDir: string,
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
 ): string[] {
   const removed: string[] = [];
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
       const dir = listPath(confDir, pool.name, list.name);
-      for (const entry of Deno.readDirSync(dir)) {
+      for (const entry of readDirectory(dir)) {
+        // kcm's temporary names are UTF-8: anything else is not kcm's.
         if (!entry.isFile || !isTempName(entry.name)) continue;
+        if (hasRawBytes(entry.name)) continue;
         const path = joinPath(dir, entry.name);
         try {
-          Deno.removeSync(path);
+          withUsablePath(path, (usable) => Deno.removeSync(usable));
           removed.push(path);
         } catch {
           // Gone already; nothing to clean.

@@ -8,6 +8,7 @@
 import { UsageError } from "./errors.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
 import type { Clock } from "./poll.ts";
+import { quote } from "./quote.ts";
 
 /** Everything a command may touch outside its own arguments. */
 export interface Host {
@@ -80,7 +81,7 @@ function parseLockTimeout(text: string | undefined): number {
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds < 0 || text.trim() !== text) {
     throw new UsageError(
-      `KCM_LOCK_TIMEOUT must be a number of seconds, got "${text}"`,
+      `KCM_LOCK_TIMEOUT must be a number of seconds, got ${quote(text)}`,
     );
   }
   return seconds * 1000;
@@ -92,7 +93,9 @@ export function createHost(env: Readonly<Record<string, string>>): Host {
   const level = parseLevel(levelText);
   if (level === undefined) {
     throw new UsageError(
-      `KCM_LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, got "${levelText}"`,
+      `KCM_LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, got ${
+        quote(levelText)
+      }`,
     );
   }
   const log = createLogger(level, (line) => {

@@ -8,6 +8,7 @@
  */
 
 import type { PoolLayout } from "./layout.ts";
+import { quote } from "./quote.ts";
 
 /** What the comparison reads of a config snapshot (config_read.ts): names. */
 export interface ExistingLayout {
@@ -62,16 +63,16 @@ export function layoutDifferences(
     const want = wanted.find((p) => p.name === name);
     const pool = have.get(name);
     if (pool === undefined) {
-      differences.push(`pool "${name}" is missing`);
+      differences.push(`pool ${quote(name)} is missing`);
       continue;
     }
     if (want === undefined) {
-      differences.push(`pool "${name}" is not in the requested layout`);
+      differences.push(`pool ${quote(name)} is not in the requested layout`);
       continue;
     }
     if (pool.exclusive !== want.exclusive) {
       differences.push(
-        `pool "${name}" is ${
+        `pool ${quote(name)} is ${
           pool.exclusive ? "" : "not "
         }exclusive, the requested layout's is ${
           want.exclusive ? "" : "not "
@@ -82,7 +83,7 @@ export function layoutDifferences(
     const requested = [...want.cpuLists].sort();
     if (current.join("/") !== requested.join("/")) {
       differences.push(
-        `pool "${name}" has ${current.length} cpu list${
+        `pool ${quote(name)} has ${current.length} cpu list${
           current.length === 1 ? "" : "s"
         } (${lists(current)}), the requested layout ${requested.length} (${
           lists(requested)

@@ -10,6 +10,7 @@
 import type { CpuSet } from "./cpuset.ts";
 import { AffinityError, osErrorReason, SpawnError } from "./errors.ts";
 import { OWN_PROC_ROOT, readCpusAllowed } from "./procfs.ts";
+import { quote } from "./quote.ts";
 
 /** Signals forwarded from kcm to its child. */
 const FORWARDED_SIGNALS = [
@@ -112,7 +113,9 @@ function checkChildCpus(
   if (actual === null || actual.difference(cpus).isEmpty()) return;
   killQuietly(child);
   throw new AffinityError(
-    `Command "${command}" (pid ${child.pid}) started on CPUs ${actual}, not within ${cpus}; killed it`,
+    `Command ${
+      quote(command)
+    } (pid ${child.pid}) started on CPUs ${actual}, not within ${cpus}; killed it`,
   );
 }
 
@@ -136,7 +139,7 @@ function spawn(spec: ChildSpec): Deno.ChildProcess {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new SpawnError(
-        `Cannot run "${spec.command}": command not found`,
+        `Cannot run ${quote(spec.command)}: command not found`,
         127,
         {
           cause: error,
@@ -145,13 +148,13 @@ function spawn(spec: ChildSpec): Deno.ChildProcess {
     }
     if (error instanceof Deno.errors.PermissionDenied) {
       throw new SpawnError(
-        `Cannot run "${spec.command}": permission denied`,
+        `Cannot run ${quote(spec.command)}: permission denied`,
         126,
         { cause: error },
       );
     }
     throw new SpawnError(
-      `Cannot run "${spec.command}": ${osErrorReason(error)}`,
+      `Cannot run ${quote(spec.command)}: ${osErrorReason(error)}`,
       126,
       { cause: error },
     );

@@ -5,7 +5,7 @@
  * rewrites and prints the report; it decides nothing itself. Pure.
  */
 
-import type { ConfigState } from "./config_read.ts";
+import type { ConfigState, PoolFlag } from "./config_read.ts";
 import type { JsonValue } from "./json.ts";
 import { findMaskMismatches, type PidObservation } from "./task_masks.ts";
 
@@ -50,7 +50,7 @@ function byPid<T extends { pid: number }>(entries: T[]): T[] {
  * ```
  */
 export function planReconcile(
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
   observed: ReadonlyMap<number, PidObservation>,
 ): ReconcilePlan {
   const rewrites: TasksRewrite[] = [];

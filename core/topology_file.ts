@@ -17,6 +17,7 @@ import {
   type TopologyRecord,
   TopologyRecordError,
 } from "./topology_record.ts";
+import { quote } from "./quote.ts";
 
 /** The path of the topology record of `confDir`. */
 export function topologyRecordPath(confDir: string): string {
@@ -40,7 +41,7 @@ export function readTopologyRecord(
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw new ConfigError(
-      `Cannot read topology record "${file}": ${osErrorReason(error)}`,
+      `Cannot read topology record ${quote(file)}: ${osErrorReason(error)}`,
       1,
       { cause: error },
     );
@@ -51,7 +52,7 @@ export function readTopologyRecord(
     if (!(error instanceof TopologyRecordError)) throw error;
     const where = error.field === "" ? "" : `${error.field}: `;
     throw new ConfigError(
-      `Cannot parse topology record "${file}": ${where}${error.reason}`,
+      `Cannot parse topology record ${quote(file)}: ${where}${error.reason}`,
       1,
       {
         cause: error,

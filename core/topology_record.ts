@@ -39,6 +39,7 @@
 
 import { CpuListSyntaxError, CpuSet, parseCpuList } from "./cpuset.ts";
 import { type LogicalCpu, Topology } from "./topology.ts";
+import { quote } from "./quote.ts";
 
 /** The record's file name, at the root of the config directory. */
 export const TOPOLOGY_FILE = "topology.json";
@@ -204,7 +205,7 @@ function readMap(
   for (const [name, list] of Object.entries(value)) {
     const field = `${key}.${name}`;
     if (!ID.test(name)) {
-      throw new TopologyRecordError(field, `"${name}" is not an id`);
+      throw new TopologyRecordError(field, `${quote(name)} is not an id`);
     }
     for (const cpu of readCpus(list, field, true).toArray()) {
       if (!known.has(cpu)) {
@@ -213,7 +214,7 @@ function readMap(
       if (idOf.has(cpu)) {
         throw new TopologyRecordError(
           field,
-          `CPU ${cpu} is also under "${idOf.get(cpu)}"`,
+          `CPU ${cpu} is also under ${quote(idOf.get(cpu))}`,
         );
       }
       idOf.set(cpu, Number(name));

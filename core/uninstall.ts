@@ -18,6 +18,7 @@ import { INSTALLED_NAME } from "./install.ts";
 import { joinPath } from "./paths.ts";
 import { observePids } from "./procfs.ts";
 import { recordedPids } from "./task_masks.ts";
+import { quote } from "./quote.ts";
 
 /** A task that still holds a cpu list. */
 export interface LiveTask {
@@ -47,7 +48,7 @@ async function exists(path: string): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw new ConfigError(
-      `Cannot check "${path}": ${osErrorReason(error)}`,
+      `Cannot check ${quote(path)}: ${osErrorReason(error)}`,
       1,
       { cause: error },
     );
@@ -87,7 +88,7 @@ export async function removeConfigDir(
         throw new ConfigError(
           `${live.length} task${
             live.length === 1 ? "" : "s"
-          } still hold cpu lists of "${confDir}": ${
+          } still hold cpu lists of ${quote(confDir)}: ${
             describeTasks(live)
           }; nothing was removed`,
           1,
@@ -128,7 +129,9 @@ export async function removeConfigDir(
   } catch (error) {
     if (error instanceof KcmError) throw error;
     throw new ConfigError(
-      `Cannot remove config directory "${confDir}": ${osErrorReason(error)}`,
+      `Cannot remove config directory ${quote(confDir)}: ${
+        osErrorReason(error)
+      }`,
       1,
       { cause: error },
     );
@@ -146,7 +149,7 @@ export async function removeInstalled(installDir: string): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw new KcmError(
-      `Cannot remove "${path}": ${osErrorReason(error)}`,
+      `Cannot remove ${quote(path)}: ${osErrorReason(error)}`,
       1,
       { cause: error },
     );

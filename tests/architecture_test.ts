@@ -33,6 +33,8 @@ const PURE = [
   "core/outage_log.ts",
   "core/format_age.ts",
   "core/errors.ts",
+  "core/quote.ts",
+  "core/file_names.ts",
   "core/k8s/errors.ts",
   "core/k8s/node_events.ts",
   "core/k8s/event_series.ts",
@@ -153,6 +155,9 @@ Deno.test("isolate's start-up path loads no Kubernetes or YAML code", async () =
     s.startsWith("core/k8s/") || s.startsWith("npm:") || s.includes("yaml")
   );
   assert.deepEqual(heavy, []);
+  // Deno's Node compatibility layer costs about 25 ms to load (node:fs,
+  // node:process alike): nothing on this path imports it.
+  assert.deepEqual(modules.filter((s) => s.startsWith("node:")), []);
   const otherCommands = modules.filter((s) =>
     s.startsWith("commands/") && s !== "commands/isolate.ts"
   );

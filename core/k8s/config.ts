@@ -27,6 +27,7 @@ import {
   type Material,
   mergeKubeconfigs,
 } from "./kubeconfig.ts";
+import { quote } from "../quote.ts";
 
 /** Everything the client needs to reach and authenticate to the API. */
 export interface ClientConfig {
@@ -206,7 +207,9 @@ function checkScheme(
 ): void {
   if (!server.startsWith("http:") || flags.insecureHttp) return;
   throw new K8sConfigError(
-    `${source}: server "${server}" is plain HTTP; kcm does not send credentials in clear text`,
+    `${source}: server ${
+      quote(server)
+    } is plain HTTP; kcm does not send credentials in clear text`,
     {
       hint:
         "use the https:// address of the API server, or give --insecure-http for a test server",

@@ -16,6 +16,8 @@
  * - a validating webhook: `admission webhook "<name>" denied the request`.
  */
 
+import { quote } from "../quote.ts";
+
 /** The cause of a 403, with what the message says about it. */
 export type ForbiddenCause =
   | {
@@ -120,9 +122,9 @@ function rbacSource(user: string): string {
 export function forbiddenHint(cause: ForbiddenCause): string {
   switch (cause.kind) {
     case "rbac":
-      return `grant ${cause.user} "${cause.verb}" on "${cause.resource}"${
-        cause.namespace ? ` in namespace ${cause.namespace}` : ""
-      }: apply ${
+      return `grant ${cause.user} ${quote(cause.verb)} on ${
+        quote(cause.resource)
+      }${cause.namespace ? ` in namespace ${cause.namespace}` : ""}: apply ${
         rbacSource(cause.user)
       }, and check it was bound to this account`;
     case "pod-security":
@@ -132,9 +134,13 @@ export function forbiddenHint(cause: ForbiddenCause): string {
     case "admission-policy":
       return cause.policy.startsWith("kcm-node-agent")
         ? `kcm's node agent may change only its own Node's kcm capacity, label and taint, and only its own reports (policy ${cause.policy}, resources/node-agent-policy.yaml); run it in a pod on that node`
-        : `the cluster's ValidatingAdmissionPolicy "${cause.policy}" refused the request: ask its owner`;
+        : `the cluster's ValidatingAdmissionPolicy ${
+          quote(cause.policy)
+        } refused the request: ask its owner`;
     case "webhook":
-      return `the admission webhook "${cause.webhook}" refused the request: see its message, or ask its owner`;
+      return `the admission webhook ${
+        quote(cause.webhook)
+      } refused the request: see its message, or ask its owner`;
     case "other":
       return "the API server refused the request; its message says why";
   }

@@ -15,6 +15,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { K8sConfigError } from "./errors.ts";
+import { quote } from "../quote.ts";
 
 /** A value given inline or as a file to read. */
 export type Material =
@@ -123,7 +124,7 @@ function named(
   const found = merged.lists[what].get(name);
   if (found === undefined) {
     throw new K8sConfigError(
-      `Kubeconfig ${merged.paths} has no ${what} "${name}"`,
+      `Kubeconfig ${merged.paths} has no ${what} ${quote(name)}`,
       what === "context"
         ? { hint: "list the contexts with `kubectl config get-contexts`" }
         : {},
@@ -238,7 +239,9 @@ export function mergeKubeconfigs(
   const clusterName = text(contextEntry.body, "cluster");
   if (clusterName === undefined) {
     throw new K8sConfigError(
-      `Kubeconfig ${contextEntry.path}: context "${current}" names no cluster`,
+      `Kubeconfig ${contextEntry.path}: context ${
+        quote(current)
+      } names no cluster`,
     );
   }
   const clusterEntry = named(merged, "cluster", clusterName);
@@ -253,7 +256,7 @@ export function mergeKubeconfigs(
   const server = text(cluster, "server");
   if (server === undefined) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: cluster "${clusterName}" has no server`,
+      `Kubeconfig ${path}: cluster ${quote(clusterName)} has no server`,
     );
   }
   let url: URL;
@@ -261,13 +264,13 @@ export function mergeKubeconfigs(
     url = new URL(server);
   } catch (cause) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: server "${server}" is not a URL`,
+      `Kubeconfig ${path}: server ${quote(server)} is not a URL`,
       { cause },
     );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: server "${server}" is not http(s)`,
+      `Kubeconfig ${path}: server ${quote(server)} is not http(s)`,
     );
   }
   const token = text(user, "token");
@@ -302,13 +305,17 @@ export function mergeKubeconfigs(
     (isDict(user.exec) || isDict(user["auth-provider"]))
   ) {
     throw new K8sConfigError(
-      `Kubeconfig ${userPath}: user "${userName}" uses an exec or auth-provider plugin, which kcm does not support`,
+      `Kubeconfig ${userPath}: user ${
+        quote(userName)
+      } uses an exec or auth-provider plugin, which kcm does not support`,
       { hint: "use a kubeconfig with a token or a client certificate" },
     );
   }
   if ((entry.clientCert === undefined) !== (entry.clientKey === undefined)) {
     throw new K8sConfigError(
-      `Kubeconfig ${userPath}: user "${userName}" has a client certificate without a key or a key without a certificate`,
+      `Kubeconfig ${userPath}: user ${
+        quote(userName)
+      } has a client certificate without a key or a key without a certificate`,
     );
   }
   return entry;

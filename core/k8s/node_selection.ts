@@ -15,6 +15,7 @@ import { KcmError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { K8sClient } from "./client.ts";
 import type { NodeObject } from "./nodes.ts";
+import { quote } from "../quote.ts";
 
 /** Why a node is left out. */
 export type SkipReason =
@@ -142,7 +143,7 @@ export async function selectNodes(
   );
   const partition = partitionNodes(list.items, hosts);
   if (partition.missing.length > 0) {
-    const names = partition.missing.map((n) => `"${n}"`).join(", ");
+    const names = partition.missing.map((n) => `${quote(n)}`).join(", ");
     throw new KcmError(
       partition.missing.length === 1
         ? `Node ${names} does not exist`
@@ -152,7 +153,7 @@ export async function selectNodes(
     );
   }
   for (const { name, reason } of partition.skipped) {
-    const line = `Skipping node "${name}": ${describeSkip(reason)}`;
+    const line = `Skipping node ${quote(name)}: ${describeSkip(reason)}`;
     if (hosts === "all") log.info(line);
     else log.warning(line);
   }

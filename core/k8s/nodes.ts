@@ -17,6 +17,7 @@ import type { K8sClient } from "./client.ts";
 import { retryOnConflict } from "./conflict.ts";
 import { K8sApiError } from "./errors.ts";
 import { DATAPLANE_RESOURCE, KCM_TAINT, NODE_LABEL } from "./node_marks.ts";
+import { quote } from "../quote.ts";
 
 export { DATAPLANE_RESOURCE, KCM_TAINT, NODE_LABEL };
 
@@ -197,7 +198,7 @@ export async function patchNodeGuarded(
         path: error.path,
         status: 409,
         reason: "Conflict",
-        detail: `node "${name}" changed while kcm patched it`,
+        detail: `node ${quote(name)} changed while kcm patched it`,
       }, { cause: error });
     }
     throw error;

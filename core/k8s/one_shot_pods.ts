@@ -26,6 +26,7 @@ import type { K8sClient } from "./client.ts";
 import { isStatus, K8sApiError } from "./errors.ts";
 import { type NodeResult, OneShotProgress } from "./one_shot_progress.ts";
 import { type PodObject, terminationMessage } from "./pod_state.ts";
+import { quote } from "../quote.ts";
 
 /** Requests (creates, deletes, log reads) in flight at once. */
 export const CONCURRENCY = 16;
@@ -195,7 +196,7 @@ class OneShotRun {
       );
       this.#progress.created(node, created?.metadata?.uid);
       this.#createdOne = true;
-      this.#detail(`Node "${node}": created pod ${name}`);
+      this.#detail(`Node ${quote(node)}: created pod ${name}`);
     } catch (error) {
       if (isStatus(error, 409)) {
         this.#progress.waitForOld(node);
@@ -221,7 +222,9 @@ class OneShotRun {
     const name = this.#progress.podName(result.node);
     const subject = result.pod === undefined ? "" : `pod ${name} `;
     const verb = result.outcome === "timed out" ? "timed out" : "failed";
-    log.error(`Node "${result.node}": ${subject}${verb}: ${result.detail}`);
+    log.error(
+      `Node ${quote(result.node)}: ${subject}${verb}: ${result.detail}`,
+    );
     if (
       result.pod === undefined || result.container === undefined ||
       ++this.#reported > LOGGED_FAILURES
@@ -229,7 +232,9 @@ class OneShotRun {
       return;
     }
     log.error(
-      `Node "${result.node}": last lines of the log of ${name}/${result.container}:`,
+      `Node ${
+        quote(result.node)
+      }: last lines of the log of ${name}/${result.container}:`,
     );
     for (
       const line of await logTail(
@@ -265,7 +270,9 @@ class OneShotRun {
       for (const update of this.#progress.observe(await this.#list())) {
         if (update.changed) {
           this.#detail(
-            `Node "${update.node}": pod ${update.pod.metadata.name} ${update.state.progress}`,
+            `Node ${
+              quote(update.node)
+            }: pod ${update.pod.metadata.name} ${update.state.progress}`,
           );
         }
         if (update.ended && update.ended.outcome !== "succeeded") {

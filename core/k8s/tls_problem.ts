@@ -13,6 +13,8 @@
  * again.
  */
 
+import { quote } from "../quote.ts";
+
 /** What is wrong with the server's certificate (or the TLS session). */
 export type TlsProblemKind =
   | "unknown-authority"
@@ -82,9 +84,9 @@ export function tlsProblem(text: string): TlsProblem | undefined {
   if (name) {
     return {
       kind: "hostname-mismatch",
-      description: `the API server's certificate is not valid for "${name[1]}"${
-        name[2] ? ` (only for ${name[2].trim()})` : ""
-      }`,
+      description: `the API server's certificate is not valid for ${
+        quote(name[1])
+      }${name[2] ? ` (only for ${name[2].trim()})` : ""}`,
     };
   }
   if (/^certificate expired/.test(reason)) {

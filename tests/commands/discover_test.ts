@@ -204,6 +204,48 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
     },
   );
 
+  await t.step(
+    "a dataplane pool without an exclusive file is counted all the same",
+    async () => {
+      // The reference never read the flag here: one pool without it must
+      // not keep the node from being advertised.
+      await using noFlag = await makeConfigDir({
+        dataplane: { exclusive: true, lists: { "4": "", "5": "" } },
+      });
+      await Deno.remove(`${noFlag.confDir}/pools/dataplane/exclusive`);
+      await createNode(cp, "worker-5");
+      const result = await runKcm(
+        ["discover", `--conf-dir=${noFlag.confDir}`],
+        { env: await env("worker-5") },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const n = await node("worker-5");
+      assert.equal(n.status.capacity["kcm.intel.com/dataplane-cores"], "2");
+    },
+  );
+
+  await t.step(
+    "an empty dataplane pool advertises 0, with a warning",
+    async () => {
+      // The reference failed here ("No CPU list in dataplane pool"); kcm
+      // advertises the truth, so pods asking for cores stay pending.
+      await using empty = await makeConfigDir({
+        dataplane: { exclusive: true, lists: {} },
+      });
+      const result = await runKcm(
+        ["discover", `--conf-dir=${empty.confDir}`],
+        { env: await env("worker-5") },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(
+        result.stderr,
+        /WARNING:root:Dataplane pool of ".*" has no cpu lists; advertising 0 kcm.intel.com\/dataplane-cores\n/,
+      );
+      const n = await node("worker-5");
+      assert.equal(n.status.capacity["kcm.intel.com/dataplane-cores"], "0");
+    },
+  );
+
   // Negative cases.
   await t.step(
     "a missing dataplane pool fails before any API call",

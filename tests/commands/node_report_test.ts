@@ -13,6 +13,7 @@ import {
   snapshotTree,
   type TempConfig,
 } from "../_helpers/temp_config_dir.ts";
+import { holdLock } from "../_helpers/lock_holder.ts";
 
 const SYSFS = join(REPO_ROOT, "tests/fixtures/sysfs");
 const MIXED = join(REPO_ROOT, "tests/fixtures/procfs/mixed_tasks");
@@ -234,6 +235,77 @@ Deno.test("node-report on an unreadable config gives description null and a fail
       assert.equal(check.ok, false, `${what}: not checked is not passed`);
     }
     assert.deepEqual(await snapshotTree(conf.confDir), before, what);
+  }
+});
+
+Deno.test("node-report with a pool without an exclusive file: description null, every check run", async () => {
+  // As in the reference, there is no description without every flag; the
+  // missing file is a configDirectory error, and the other checks run.
+  await using conf = await makeConfigDir({
+    a: { exclusive: true, lists: { "0": "", "0,8": "" } },
+    b: { exclusive: true, lists: { "8": "" } },
+  });
+  await Deno.remove(join(conf.confDir, "pools/b/exclusive"));
+  const report = await nodeReport(conf, {
+    KCM_SYS_FS: join(SYSFS, "xeon_d_1x8x2"),
+  });
+  assert.equal(report.description, null);
+  assert.deepEqual(report.checks, {
+    configDirectory: failed(
+      `Cannot read pool flag "${conf.confDir}/pools/b/exclusive": no such file or directory`,
+      "CPU list overlap detected in a:0 and a:0,8 (in both: [0])",
+      "CPU list overlap detected in a:0,8 and b:8 (in both: [8])",
+    ),
+    cpuListsOnline: PASSED,
+    // CPUs 0 and 8 are one core. b's flag is unknown: b is not checked.
+    exclusiveCores: failed(
+      "Exclusive CPU list a:0 splits physical cores: sibling CPUs 8 are outside it",
+    ),
+    taskAffinity: PASSED,
+  });
+});
+
+Deno.test("node-report orders overlaps by code point, as Python sorts names", async () => {
+  // UTF-16 order puts "😀" (D83D DE00) before U+FFFF; code points do not.
+  await using conf = await makeConfigDir({
+    "\u{1f600}": { exclusive: false, lists: { "0": "" } },
+    "\uffff": { exclusive: false, lists: { "0": "" } },
+    "\ue000": { exclusive: false, lists: { "0": "" } },
+  });
+  const report = await nodeReport(conf, {
+    KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+  });
+  assert.deepEqual(report.checks.configDirectory!.errors, [
+    "CPU list overlap detected in \ue000:0 and \uffff:0 (in both: [0])",
+    "CPU list overlap detected in \ue000:0 and \u{1f600}:0 (in both: [0])",
+    "CPU list overlap detected in \uffff:0 and \u{1f600}:0 (in both: [0])",
+  ]);
+});
+
+Deno.test("node-report reads under a shared lock: a writer's lock stops it, a reader's does not", async () => {
+  await using conf = await makeConfigDir({
+    p: { exclusive: false, lists: { "0": "" } },
+  });
+  const env = {
+    KCM_LOCK_TIMEOUT: "0.3",
+    KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+  };
+  const args = ["node-report", `--conf-dir=${conf.confDir}`];
+  {
+    await using _writer = await holdLock(join(conf.confDir, "lock"));
+    const result = await runKcm(args, { env });
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^kcm: error: Timed out after 0\.3 s/);
+  }
+  {
+    await using _reader = await holdLock(join(conf.confDir, "lock"), "shared");
+    const result = await runKcm(args, { env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      Object.keys(JSON.parse(result.stdout).description.pools),
+      ["p"],
+    );
   }
 });
 

@@ -116,6 +116,41 @@ Deno.test("parseCommandLine() passes everything after -- verbatim to isolate", (
   assert.deepEqual(early.rest, ["hi"]);
 });
 
+Deno.test("parseCommandLine() gives isolate's command every word after it, with or without --", () => {
+  // Like env(1) or nice(1): kcm's options come before <command>; from
+  // <command> on, the line is the command's. One "--" right after
+  // <command> is the seed's form and is dropped.
+  const cases: [string[], string, string[]][] = [
+    [["isolate", "--pool=infra", "ls", "-l"], "ls", ["-l"]],
+    [["isolate", "--pool=infra", "sleep", "inf"], "sleep", ["inf"]],
+    [["isolate", "--pool=infra", "sleep", "--", "inf"], "sleep", ["inf"]],
+    [["isolate", "--pool=infra", "true"], "true", []],
+    // A later "--" is the command's, as the seed's parser gave it.
+    [["isolate", "--pool=x", "echo", "a", "--", "b"], "echo", ["a", "--", "b"]],
+    [["isolate", "--pool=x", "echo", "--", "--", "b"], "echo", ["--", "b"]],
+    [["isolate", "--pool=x", "--", "echo", "--", "b"], "echo", ["b"]],
+    [["isolate", "--pool=x", "--", "echo", "a", "--"], "echo", ["a", "--"]],
+    [["--pool=x", "isolate", "env"], "env", []],
+    // kcm's own options and --help after <command> are the command's.
+    [
+      ["isolate", "--pool=x", "grep", "--pool=y", "--help", "--version", "-"],
+      "grep",
+      ["--pool=y", "--help", "--version", "-"],
+    ],
+  ];
+  for (const [argv, name, args] of cases) {
+    const line = command("isolate", argv);
+    assert.deepEqual(
+      [line.positionals, line.rest ?? []],
+      [[name], args],
+      argv.join(" "),
+    );
+  }
+  const late = command("isolate", ["isolate", "ls", "--pool=infra"]);
+  assert.equal(late.options.pool, undefined, "an option after <command>");
+  assert.deepEqual(late.rest, ["--pool=infra"]);
+});
+
 Deno.test("parseCommandLine() answers --help and --version", () => {
   assert.equal(parseCommandLine(["--help"]).kind, "help");
   assert.equal(parseCommandLine(["-h"]).kind, "help");
@@ -144,10 +179,7 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
     [["describe", "extra"], /Unexpected argument "extra"/],
     [["describe", "--", "x"], /only valid with isolate/],
     [["isolate", "--pool=infra"], /isolate needs a <command>/],
-    [
-      ["isolate", "--pool=infra", "sleep", "inf"],
-      /put its arguments after "--"/,
-    ],
+    [["isolate", "--pool=infra", "--"], /isolate needs a <command>/],
     [["init", "--conf-dir=a", "--conf-dir=b"], /given twice/],
     // Values are typed here, once: counts are whole numbers.
     [
@@ -155,6 +187,14 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
       /--num-dp-cores must be a whole number >= 0, got "x"/,
     ],
     [["reconcile", "--interval=-1"], /--interval must be a whole number >= 0/],
+    [
+      ["init", "--num-dp-cores=-1"],
+      /--num-dp-cores must be a whole number >= 0, got "-1"/,
+    ],
+    [
+      ["cluster-init", "--all-hosts", "--num-cp-cores=-1"],
+      /--num-cp-cores must be a whole number >= 0, got "-1"/,
+    ],
     [
       ["cluster-init", "--all-hosts", "--timeout=0"],
       /--timeout must be a whole number >= 1, got "0"/,
