@@ -40,6 +40,7 @@ type CommandModules = {
   "node-report": typeof import("./commands/node_report.ts");
   "uninstall": typeof import("./commands/uninstall.ts");
   "cluster-uninstall": typeof import("./commands/cluster_uninstall.ts");
+  "webhook": typeof import("./commands/webhook.ts");
 };
 
 /** Where each command's module is, relative to this file. */
@@ -54,6 +55,7 @@ const MODULE_PATHS: { readonly [C in CommandName]: string } = {
   "node-report": "./commands/node_report.ts",
   "uninstall": "./commands/uninstall.ts",
   "cluster-uninstall": "./commands/cluster_uninstall.ts",
+  "webhook": "./commands/webhook.ts",
 };
 
 /** What main needs of each command's module. */

@@ -12,7 +12,10 @@
  * is in the list) go into the `kcm-daemons` DaemonSet, which runs on every
  * node discover labelled: created, or converged by server-side apply
  * towards what this run's flags say, with each change logged
- * (apply_daemon_set.ts).
+ * (apply_daemon_set.ts). With `--webhook`, the admission webhook goes into
+ * the same namespace with a CA and serving certificate of its own, kept
+ * across reruns while they are good (apply_webhook.ts); its Deployment
+ * takes this run's image, pull policy and directories.
  *
  * Progress goes to the log at INFO. At the end a table on stdout gives
  * every node's result (ok, failed, timed out, skipped); any node that is
@@ -28,6 +31,7 @@ import {
   applyDaemonSet,
   type GivenSettings,
 } from "../core/k8s/apply_daemon_set.ts";
+import { applyWebhook } from "../core/k8s/apply_webhook.ts";
 import { runOnCluster } from "../core/k8s/cluster_run.ts";
 import {
   type ConnectionFlags,
@@ -66,6 +70,8 @@ export interface ClusterInitOptions {
   /** Which settings were given on the command line (not defaulted). */
   readonly given: GivenSettings;
   readonly timeoutSeconds: number;
+  /** `--webhook`: also deploy the admission webhook. */
+  readonly webhook: boolean;
   /** `--namespace`, else undefined (the namespace kcm runs in). */
   readonly namespace: string | undefined;
   readonly connection: ConnectionFlags;
@@ -113,6 +119,7 @@ export function parse(
     },
     given,
     timeoutSeconds: options.timeout,
+    webhook: options.webhook,
     namespace,
     connection: connectionFlags(invocation.options),
   };
@@ -176,6 +183,14 @@ export function run(options: ClusterInitOptions, host: Host): Promise<number> {
           containers,
           settings: options.settings,
           given: options.given,
+          log,
+        });
+      }
+      if (options.webhook) {
+        const { image, pullPolicy, confDir, installDir } = options.settings;
+        await applyWebhook(client, {
+          settings: { namespace, image, pullPolicy, confDir, installDir },
+          now: host.now(),
           log,
         });
       }

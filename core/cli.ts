@@ -25,6 +25,7 @@ export const COMMANDS = [
   "node-report",
   "uninstall",
   "cluster-uninstall",
+  "webhook",
 ] as const;
 
 /** A subcommand name. */
@@ -71,6 +72,10 @@ const OPTIONS = {
   "force": { kind: "flag" },
   "local": { kind: "flag" },
   "delete-crds": { kind: "flag" },
+  "webhook": { kind: "flag" },
+  "tls-cert": { kind: "string" },
+  "tls-key": { kind: "string" },
+  "listen": { kind: "string", default: "0.0.0.0:8443" },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 /** A long option's full name. */
@@ -93,6 +98,7 @@ const COMMAND_OPTIONS = {
     "num-cp-cores",
     "timeout",
     "namespace",
+    "webhook",
     ...CONNECTION,
   ],
   "init": ["conf-dir", "num-dp-cores", "num-cp-cores", "keep-existing"],
@@ -130,6 +136,7 @@ const COMMAND_OPTIONS = {
     "delete-crds",
     ...CONNECTION,
   ],
+  "webhook": ["conf-dir", "install-dir", "tls-cert", "tls-key", "listen"],
 } as const satisfies Readonly<Record<CommandName, readonly OptionName[]>>;
 
 /** An option's value: flags boolean, counts number, strings string. */

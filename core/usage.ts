@@ -49,7 +49,7 @@ const SEED_OPTIONS = `Options:
 const EXTRA_USAGE = `
   kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool> <command>
               [-- <args> ...]
-  kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>]
+  kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>] [--webhook]
                    [<connection options>]
   kcm init ... [--keep-existing]
   kcm discover ... [--interval=<seconds>] [<connection options>]
@@ -63,7 +63,9 @@ const EXTRA_USAGE = `
                         [--kcm-img-pol=<pol>] [--conf-dir=<dir>]
                         [--install-dir=<dir>] [--timeout=<seconds>]
                         [--namespace=<ns>] [--force] [--delete-crds]
-                        [<connection options>]`;
+                        [<connection options>]
+  kcm webhook [--conf-dir=<dir>] [--install-dir=<dir>] --tls-cert=<file>
+              --tls-key=<file> [--listen=<addr:port>]`;
 
 const EXTRA_OPTIONS = `
   --no-affinity         Record the allocation and set KCM_CPUS_ASSIGNED
@@ -86,6 +88,12 @@ const EXTRA_OPTIONS = `
                         label, taint and reports (uninstall).
   --delete-crds         Also delete the NodeReport and ReconcileReport CRDs,
                         and so every report (cluster-uninstall).
+  --webhook             Also deploy kcm's admission webhook, with a CA and
+                        serving certificate of its own (cluster-init).
+  --tls-cert=<file>     PEM certificate (chain) the webhook serves; re-read
+                        when the file changes.
+  --tls-key=<file>      PEM private key of --tls-cert.
+  --listen=<addr:port>  Where the webhook serves HTTPS [default: 0.0.0.0:8443].
 
 Connection options (commands that talk to the Kubernetes API):
   --kubeconfig=<file>   Use this kubeconfig only [default: KUBECONFIG's

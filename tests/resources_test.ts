@@ -14,6 +14,7 @@ import {
   daemonSet,
   DEFAULT_SETTINGS,
 } from "../core/k8s/workloads.ts";
+import { webhookManifest } from "../core/k8s/webhook_objects.ts";
 import {
   applyManifests,
   applyObject,
@@ -45,22 +46,40 @@ Deno.test("resources/ CRDs equal the ones kcm creates", async () => {
 /** Set to rewrite the generated manifests from the code, on purpose. */
 const WRITE = Deno.env.get("KCM_WRITE_MANIFESTS") === "1";
 
+/** With KCM_WRITE_MANIFESTS=1: rewrites `file` as `objects`, keeping its header comment. */
+async function writeManifest(file: string, objects: unknown[]): Promise<void> {
+  if (!WRITE) return;
+  const path = `${REPO_ROOT}/resources/${file}`;
+  const header = (await Deno.readTextFile(path)).split("\n")
+    .filter((line, i, all) =>
+      line.startsWith("#") && all.slice(0, i).every((l) => l.startsWith("#"))
+    );
+  const documents = objects.map((object) =>
+    stringifyYaml(object, { lineWidth: 0, aliasDuplicateObjects: false })
+  );
+  await Deno.writeTextFile(
+    path,
+    `${header.join("\n")}\n${documents.join("---\n")}`,
+  );
+}
+
 Deno.test("resources/kcm-daemonset.yaml is what cluster-init applies", async () => {
   const built = daemonSet(DAEMON_CONTAINERS, DEFAULT_SETTINGS);
-  const path = `${REPO_ROOT}/resources/kcm-daemonset.yaml`;
-  if (WRITE) {
-    const header = (await Deno.readTextFile(path)).split("\n")
-      .filter((line, i, all) =>
-        line.startsWith("#") && all.slice(0, i).every((l) => l.startsWith("#"))
-      );
-    await Deno.writeTextFile(
-      path,
-      `${header.join("\n")}\n${
-        stringifyYaml(built, { lineWidth: 0, aliasDuplicateObjects: false })
-      }`,
-    );
-  }
+  await writeManifest("kcm-daemonset.yaml", [built]);
   assert.deepEqual(await readManifest("kcm-daemonset.yaml"), [built]);
+});
+
+Deno.test("resources/kcm-webhook.yaml is what cluster-init --webhook applies", async () => {
+  const built = webhookManifest({
+    namespace: KCM_NAMESPACE,
+    image: DEFAULT_SETTINGS.image,
+    pullPolicy: DEFAULT_SETTINGS.pullPolicy,
+    confDir: DEFAULT_SETTINGS.confDir,
+    installDir: DEFAULT_SETTINGS.installDir,
+    caBundle: undefined,
+  });
+  await writeManifest("kcm-webhook.yaml", built);
+  assert.deepEqual(await readManifest("kcm-webhook.yaml"), built);
 });
 
 Deno.test("every manifest in resources/ is accepted by the API server", async (t) => {

@@ -95,10 +95,26 @@ export function forbiddenCause(message: string): ForbiddenCause {
   return { kind: "other" };
 }
 
+/** What only `cluster-init --webhook` reads or writes (rbac-webhook.yaml). */
+const WEBHOOK_RESOURCES = [
+  "secrets",
+  "services",
+  "deployments",
+  "poddisruptionbudgets",
+  "mutatingwebhookconfigurations",
+];
+
 /** Who may do what, for RBAC hints: which manifest grants a user its rights. */
-function rbacSource(user: string): string {
+function rbacSource(cause: Extract<ForbiddenCause, { kind: "rbac" }>): string {
+  const { user } = cause;
   if (user.endsWith(":kcm-node-agent")) {
     return "the node agent's roles in resources/rbac.yaml";
+  }
+  if (
+    user.endsWith(":kcm-installer") &&
+    WEBHOOK_RESOURCES.includes(cause.resource) && cause.verb !== "delete"
+  ) {
+    return "the installer's webhook roles in resources/rbac-webhook.yaml (needed by cluster-init --webhook only)";
   }
   if (user.endsWith(":kcm-installer")) {
     return "the installer's roles in resources/rbac.yaml";
@@ -125,7 +141,7 @@ export function forbiddenHint(cause: ForbiddenCause): string {
       return `grant ${cause.user} ${quote(cause.verb)} on ${
         quote(cause.resource)
       }${cause.namespace ? ` in namespace ${cause.namespace}` : ""}: apply ${
-        rbacSource(cause.user)
+        rbacSource(cause)
       }, and check it was bound to this account`;
     case "pod-security":
       return `kcm's pods mount host paths, which only the "privileged" Pod Security level allows: label the namespace pod-security.kubernetes.io/enforce=privileged (resources/namespace.yaml)`;

@@ -40,7 +40,7 @@ import {
   reviewAdmission,
   unreadableAnswer,
 } from "./review.ts";
-import type { ListenAddress } from "./settings.ts";
+import type { ListenAddress } from "../listen_address.ts";
 import { quote } from "../quote.ts";
 
 /** What `kcm webhook` serves with. */
@@ -139,11 +139,9 @@ async function readKeyPair(options: WebhookOptions): Promise<KeyPair> {
       );
     }
   };
-  const [cert, key] = await Promise.all([
-    read(options.tlsCertFile),
-    read(options.tlsKeyFile),
-  ]);
-  return { cert, key };
+  // One after the other: the first file that fails is the one named.
+  const cert = await read(options.tlsCertFile);
+  return { cert, key: await read(options.tlsKeyFile) };
 }
 
 /**
