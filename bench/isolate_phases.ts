@@ -34,13 +34,20 @@ lap("importAffinity");
 
 const { lockConfig } = await import("../core/config_lock.ts");
 const { readPool } = await import("../core/config_read.ts");
-const { writeTasks, removeTask } = await import("../core/config_write.ts");
+const { writeManyTasks, removeTaskFromLists } = await import(
+  "../core/config_write.ts"
+);
 const { readSelfPid } = await import("../core/procfs.ts");
 const { SignalRelay, startChild } = await import("../core/process.ts");
 const { writeFileAtomic } = await import("../core/atomic_write.ts");
-const { chooseCpuList } = await import("../commands/isolate.ts");
+const { allocateLists } = await import("../core/allocate.ts");
+const { assignmentEnv } = await import("../core/assignment_env.ts");
+const { readTopologyRecord } = await import("../core/topology_file.ts");
+const { Topology } = await import("../core/topology.ts");
 mark = performance.now();
 
+const topology = readTopologyRecord(confDir)?.topology ?? new Topology([]);
+lap("readRecord");
 const pid = readSelfPid("/proc");
 lap("readSelfPid");
 const relay = new SignalRelay();
@@ -49,26 +56,43 @@ const lock = await lockConfig(confDir, true, { timeoutMs: 30_000 });
 lap("lock");
 const pool = readPool(confDir, poolName);
 if (pool === undefined) throw new Error(`no pool ${poolName}`);
-const chosen = chooseCpuList(pool, Math.random)!;
+const allocation = allocateLists(
+  {
+    name: pool.name,
+    exclusive: pool.exclusive,
+    lists: pool.cpuLists.map((l) => ({
+      name: l.name,
+      cpus: l.cpus,
+      free: l.tasks.length === 0,
+    })),
+  },
+  topology,
+  { count: 1 },
+);
+const chosen = pool.cpuLists.find((l) => l.name === allocation.lists[0]!.name)!;
 const list = chosen.name;
 lap("readPool");
-writeTasks(confDir, poolName, list, [...chosen.tasks, pid]);
+writeManyTasks(confDir, [{
+  pool: poolName,
+  list,
+  tasks: [...chosen.tasks, pid],
+}]);
 lap("addTask");
 await lock.release();
 lap("unlock");
-pinProcess(chosen.cpus);
+pinProcess(allocation.cpus);
 lap("pinFirst");
 const child = startChild({
   command: "true",
   args: [],
-  env: { KCM_CPUS_ASSIGNED: list },
-  cpus: chosen.cpus,
+  env: assignmentEnv(allocation),
+  cpus: allocation.cpus,
 });
 lap("spawn");
 await relay.supervise(child);
 lap("wait");
 const lock2 = await lockConfig(confDir, true, { timeoutMs: 30_000 });
-removeTask(confDir, poolName, list, pid);
+removeTaskFromLists(confDir, poolName, [list], pid);
 await lock2.release();
 lap("release");
 relay[Symbol.dispose]();
