@@ -40,13 +40,12 @@ const { writeManyTasks, removeTaskFromLists } = await import(
 const { readSelfPid } = await import("../core/procfs.ts");
 const { SignalRelay, startChild } = await import("../core/process.ts");
 const { writeFileAtomic } = await import("../core/atomic_write.ts");
-const { allocateLists } = await import("../core/allocate.ts");
 const { assignmentEnv } = await import("../core/assignment_env.ts");
-const { readTopologyRecord } = await import("../core/topology_file.ts");
-const { Topology } = await import("../core/topology.ts");
+const { readRecordNumaNodes } = await import("../core/record_file.ts");
+const { chooseCpuList } = await import("../commands/isolate.ts");
 mark = performance.now();
 
-const topology = readTopologyRecord(confDir)?.topology ?? new Topology([]);
+const nodeOf = readRecordNumaNodes(confDir);
 lap("readRecord");
 const pid = readSelfPid("/proc");
 lap("readSelfPid");
@@ -56,21 +55,21 @@ const lock = await lockConfig(confDir, true, { timeoutMs: 30_000 });
 lap("lock");
 const pool = readPool(confDir, poolName);
 if (pool === undefined) throw new Error(`no pool ${poolName}`);
-const allocation = allocateLists(
-  {
-    name: pool.name,
-    exclusive: pool.exclusive,
-    lists: pool.cpuLists.map((l) => ({
-      name: l.name,
-      cpus: l.cpus,
-      free: l.tasks.length === 0,
-    })),
-  },
-  topology,
-  { count: 1 },
-);
-const chosen = pool.cpuLists.find((l) => l.name === allocation.lists[0]!.name)!;
+const chosen = chooseCpuList(pool, Math.random)!;
 const list = chosen.name;
+const allocation = {
+  lists: [{ name: list, cpus: chosen.cpus, free: true }],
+  cpus: chosen.cpus,
+  numaNodes: [
+    ...new Set(
+      chosen.cpus.toArray().flatMap((cpu) => {
+        const node = nodeOf?.get(cpu);
+        return node === undefined ? [] : [node];
+      }),
+    ),
+  ],
+  warnings: [],
+};
 lap("readPool");
 writeManyTasks(confDir, [{
   pool: poolName,

@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { writeConfigDir } from "./fixtures.ts";
+import { writeConfigDir, writeTopologyRecord } from "./fixtures.ts";
 import {
   DENO,
   formatMs,
@@ -24,10 +24,12 @@ import type { BenchOptions } from "./options.ts";
 
 const CPUS = "1";
 
+/** Pool `infra` of one list, with this machine's record as init writes. */
 async function makeInfra(confDir: string): Promise<void> {
   await writeConfigDir(confDir, [
     { name: "infra", exclusive: false, lists: [{ name: CPUS, tasks: [] }] },
   ]);
+  await writeTopologyRecord(confDir);
 }
 
 /** Runs benchmark 1 and returns its table rows. */

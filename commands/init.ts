@@ -18,10 +18,8 @@ import {
   type PlacementMode,
 } from "../core/placement_mode.ts";
 import { readIsolatedCpus, readTopology } from "../core/sysfs.ts";
-import {
-  formatTopologyRecord,
-  TOPOLOGY_FILE,
-} from "../core/topology_record.ts";
+import { TOPOLOGY_FILE } from "../core/record_document.ts";
+import { formatTopologyRecord } from "../core/topology_record.ts";
 
 /** Options of `kcm init`. */
 export interface InitOptions {

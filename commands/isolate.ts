@@ -3,13 +3,17 @@
  * them, and give the lists back when the command ends.
  *
  * Steps:
- * 1. Before the lock: the topology the choice needs (see
- *    {@linkcode placementTopology}): the config directory's record, else,
- *    only for a placement flag or more than one list, sysfs.
- * 2. Under the exclusive lock: read the pool, choose its lists
- *    (`allocateLists()`: for an exclusive pool `--cores` free lists on one
- *    NUMA node and one L3 when possible, for a shared pool one at random)
- *    and append kcm's pid to each chosen list's tasks, in one batch.
+ * 1. Before the lock, what the choice needs. A claim of one list without
+ *    `--numa-node`/`--socket-id` needs only the NUMA node of each CPU
+ *    (from the topology record, for `KCM_NUMA_NODES_ASSIGNED`). Any other
+ *    claim loads core/isolate_placement.ts and the whole topology (the
+ *    record, else sysfs).
+ * 2. Under the exclusive lock: read the pool and choose. One list: in an
+ *    exclusive pool the first free one in name order, in a shared pool a
+ *    random one (the reference's choice). Otherwise `allocateLists()`:
+ *    `--cores` free lists on one NUMA node and one L3 when possible,
+ *    within the node or socket asked for. Append kcm's pid to each chosen
+ *    list's tasks, in one batch.
  * 3. Pin every thread of kcm to the union of the lists (unless
  *    `--no-affinity`), so the child inherits the mask whichever thread
  *    spawns it.
@@ -21,22 +25,41 @@
  *    with the child's status.
  *
  * This module is isolate's whole start-up path: it imports nothing of the
- * Kubernetes client or YAML, and sysfs only on demand.
+ * Kubernetes client or YAML. The allocator and sysfs are loaded on demand
+ * by a computed specifier (Deno reads every literal `import()` target at
+ * start-up, taken or not: about 0.15 ms a module, see bench/README.md), so
+ * `deno task compile` includes core/isolate_placement.ts by name.
  */
 
 import type { Invocation } from "../core/command.ts";
-import { allocateLists, type Allocation } from "../core/allocate.ts";
+import type { Allocation } from "../core/allocate.ts";
 import { assignmentEnv } from "../core/assignment_env.ts";
 import { withConfigLock } from "../core/config_lock.ts";
-import { type PoolState, readPool } from "../core/config_read.ts";
+import {
+  type CpuListState,
+  type PoolState,
+  readPool,
+} from "../core/config_read.ts";
 import { removeTaskFromLists, writeManyTasks } from "../core/config_write.ts";
+import type { CpuSet } from "../core/cpuset.ts";
 import { pinProcess } from "../core/affinity.ts";
 import { ConfigError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { readSelfPid } from "../core/procfs.ts";
 import { SignalRelay, startChild } from "../core/process.ts";
-import { Topology } from "../core/topology.ts";
-import { loadTopology, readTopologyRecord } from "../core/topology_file.ts";
+import type { Topology } from "../core/topology.ts";
+import { readRecordNumaNodes } from "../core/record_file.ts";
+
+/** Where core/isolate_placement.ts is (computed: see the file comment). */
+const PLACEMENT_MODULE: string = "../core/isolate_placement.ts";
+
+/** core/isolate_placement.ts, as a type only. */
+type PlacementModule = typeof import("../core/isolate_placement.ts");
+
+/** Loads core/isolate_placement.ts. */
+async function loadPlacement(): Promise<PlacementModule> {
+  return await import(PLACEMENT_MODULE) as PlacementModule;
+}
 
 /** Options of `kcm isolate`. */
 export interface IsolateOptions {
@@ -110,35 +133,46 @@ export function coreCount(
   return n;
 }
 
-/** The topology of a config directory without a record, for name order. */
-const NO_TOPOLOGY = new Topology([]);
-
 /**
- * The topology a claim is placed with: the config directory's record
- * (`topology.json`) when it has one. A directory without one (made by the
- * 2017 tool, or an older kcm) gets an empty topology for a claim of one
- * list without `--numa-node`/`--socket-id`, which keeps the reference's
- * choice (the first free list in name order) and reads no sysfs; any
- * other claim reads the topology from sysfs.
+ * Chooses a cpu list the way the reference did: in an exclusive pool the
+ * first free one in name order (undefined when none is free), in a shared
+ * pool any one, free or not, picked with `random` (a number in [0, 1)).
  */
-async function placementTopology(
-  options: IsolateOptions,
-  count: number,
-  host: Host,
-): Promise<Topology> {
-  const record = readTopologyRecord(options.confDir);
-  if (record !== undefined) return record.topology;
-  if (
-    count === 1 && options.numaNode === undefined &&
-    options.socketId === undefined
-  ) {
-    return NO_TOPOLOGY;
+export function chooseCpuList(
+  pool: PoolState,
+  random: () => number,
+): CpuListState | undefined {
+  if (pool.exclusive) {
+    return pool.cpuLists.find((list) => list.tasks.length === 0);
   }
-  host.log.debug(
-    `No topology record in ${options.confDir}: reading ${host.sysRoot}`,
-  );
-  return (await loadTopology(options.confDir, host.sysRoot)).topology;
+  if (pool.cpuLists.length === 0) return undefined;
+  return pool.cpuLists[Math.floor(random() * pool.cpuLists.length)];
 }
+
+/** The NUMA nodes of `cpus`, ascending, from a CPU -> node map. */
+function nodesOf(
+  cpus: CpuSet,
+  nodeOf: ReadonlyMap<number, number> | undefined,
+): number[] {
+  if (nodeOf === undefined) return [];
+  const nodes = new Set<number>();
+  for (const cpu of cpus.toArray()) {
+    const node = nodeOf.get(cpu);
+    if (node !== undefined) nodes.add(node);
+  }
+  return [...nodes].sort((a, b) => a - b);
+}
+
+/** What the claim under the lock decided. */
+type Claim =
+  | { readonly allocation: Allocation }
+  /** A one-list claim found no list; the error is worded after the lock. */
+  | { readonly refused: PoolState };
+
+/** How to choose: the topology of a placed claim, or the node map. */
+type Chooser =
+  | { readonly placed: PlacementModule; readonly topology: Topology }
+  | { readonly nodeOf: ReadonlyMap<number, number> | undefined };
 
 function readExistingPool(options: IsolateOptions): PoolState {
   const pool = readPool(options.confDir, options.pool);
@@ -152,27 +186,27 @@ function readExistingPool(options: IsolateOptions): PoolState {
 function claim(
   options: IsolateOptions,
   pid: number,
-  topology: Topology,
   count: number,
-): Allocation {
+  chooser: Chooser,
+): Claim {
   const pool = readExistingPool(options);
-  const allocation = allocateLists(
-    {
-      name: pool.name,
-      exclusive: pool.exclusive,
-      lists: pool.cpuLists.map((list) => ({
-        name: list.name,
-        cpus: list.cpus,
-        free: list.tasks.length === 0,
-      })),
-    },
-    topology,
-    {
+  let allocation: Allocation;
+  if ("placed" in chooser) {
+    allocation = chooser.placed.allocateFromPool(pool, chooser.topology, {
       count,
       numaNode: options.numaNode,
       socketId: options.socketId,
-    },
-  );
+    });
+  } else {
+    const list = chooseCpuList(pool, Math.random);
+    if (list === undefined) return { refused: pool };
+    allocation = {
+      lists: [{ name: list.name, cpus: list.cpus, free: true }],
+      cpus: list.cpus,
+      numaNodes: nodesOf(list.cpus, chooser.nodeOf),
+      warnings: [],
+    };
+  }
   // The lock is held since readPool: its view of the tasks is current.
   const tasksOf = new Map(pool.cpuLists.map((list) => [list.name, list.tasks]));
   writeManyTasks(
@@ -183,7 +217,32 @@ function claim(
       tasks: [...tasksOf.get(list.name)!, pid],
     })),
   );
-  return allocation;
+  return { allocation };
+}
+
+/** Step 1: what the choice needs, read before the lock. */
+async function prepareChooser(
+  options: IsolateOptions,
+  count: number,
+  host: Host,
+): Promise<Chooser> {
+  if (
+    count === 1 && options.numaNode === undefined &&
+    options.socketId === undefined
+  ) {
+    return { nodeOf: readRecordNumaNodes(options.confDir) };
+  }
+  const placed = await loadPlacement();
+  const { topology, fromSysfs } = await placed.loadClaimTopology(
+    options.confDir,
+    host.sysRoot,
+  );
+  if (fromSysfs) {
+    host.log.debug(
+      `No topology record in ${options.confDir}: read ${host.sysRoot}`,
+    );
+  }
+  return { placed, topology };
 }
 
 /** Runs `kcm isolate`. */
@@ -192,16 +251,20 @@ export async function run(
   host: Host,
 ): Promise<number> {
   const count = coreCount(options.cores, host.env.KCM_NUM_CORES);
-  const topology = await placementTopology(options, count, host);
+  const chooser = await prepareChooser(options, count, host);
   const lock = { timeoutMs: host.lockTimeoutMs };
   const pid = readSelfPid(host.procRoot);
   using relay = new SignalRelay();
-  const allocation = await withConfigLock(
+  const claimed = await withConfigLock(
     options.confDir,
     true,
     lock,
-    () => claim(options, pid, topology, count),
+    () => claim(options, pid, count, chooser),
   );
+  if ("refused" in claimed) {
+    throw (await loadPlacement()).noFreeListError(claimed.refused);
+  }
+  const { allocation } = claimed;
   try {
     for (const warning of allocation.warnings) {
       host.log.warning(warning.message);

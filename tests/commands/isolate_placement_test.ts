@@ -205,6 +205,20 @@ Deno.test("isolate --cores spanning NUMA nodes logs one warning and tells the ch
   assert.equal(shown.assigned, "110-111,126-127,238-239,254-255");
   assert.equal(shown.numaNodes, "6-7");
   assert.deepEqual(await busyLists(dir), []);
+
+  // One list of node 7 taken: a plain one-list claim keeps the reference's
+  // choice (first free in name order, on node 6); a placed one packs into
+  // the fuller node 7.
+  await Deno.writeTextFile(
+    join(dir.confDir, "pools/dataplane/126,254/tasks"),
+    "999999",
+  );
+  const plain = await claimAndShow(dir, []);
+  assert.equal(plain.shown.assigned, "110,238");
+  assert.equal(plain.shown.numaNodes, "6");
+  const placed = await claimAndShow(dir, ["--socket-id=1"]);
+  assert.equal(placed.shown.assigned, "127,255");
+  assert.equal(placed.shown.numaNodes, "7");
 });
 
 Deno.test("isolate --numa-node and --socket-id keep the claim there", async () => {
