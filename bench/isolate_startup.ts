@@ -5,7 +5,10 @@
  * physical floor) and bench/floor_spawn.ts (the runtime floor: Deno that
  * only spawns `true`). Also times variants that split kcm's cost from the
  * outside (an empty program, `--version`, `--no-affinity`, a tmpfs config
- * directory) and the phases inside one run (bench/isolate_phases.ts).
+ * directory), a placed claim (`--cores=2`: the allocator and the whole
+ * topology record loaded) and the phases inside one run
+ * (bench/isolate_phases.ts). The config directory holds this machine's
+ * topology record, as `kcm init` writes it.
  */
 
 import { join } from "node:path";
@@ -72,6 +75,9 @@ export async function benchIsolateStartup(
       version: deno(main, "--version"),
       noAffinity: isolate(confDir, "--no-affinity"),
       tmpfsConf: isolate(shmConf),
+      // A shared pool ignores the count, but the claim is still placed:
+      // the allocator and the whole topology record are loaded.
+      placed: isolate(confDir, "--cores=2"),
     }, { warmup: 2 });
     const m: Record<string, number> = {};
     for (const [name, values] of Object.entries(samples)) {
@@ -167,6 +173,12 @@ export async function benchIsolateStartup(
         m.noAffinity!,
         "floor_spawn.ts",
         m.floorSpawn!,
+      ),
+      timeRow(
+        "1. isolate --cores=2 (allocator, whole record)",
+        m.placed!,
+        "isolate of one list",
+        m.kcm!,
       ),
     ];
   } finally {
