@@ -36,6 +36,7 @@ const PURE = [
   "core/quote.ts",
   "core/file_names.ts",
   "core/k8s/errors.ts",
+  "core/k8s/request_policy.ts",
   "core/k8s/node_events.ts",
   "core/k8s/event_series.ts",
   "core/k8s/forbidden.ts",
