@@ -34,13 +34,19 @@ lap("importAffinity");
 
 const { lockConfig } = await import("../core/config_lock.ts");
 const { readPool } = await import("../core/config_read.ts");
-const { writeTasks, removeTask } = await import("../core/config_write.ts");
+const { writeManyTasks, removeTaskFromLists } = await import(
+  "../core/config_write.ts"
+);
 const { readSelfPid } = await import("../core/procfs.ts");
 const { SignalRelay, startChild } = await import("../core/process.ts");
 const { writeFileAtomic } = await import("../core/atomic_write.ts");
+const { assignmentEnv } = await import("../core/assignment_env.ts");
+const { readRecordNumaNodes } = await import("../core/record_file.ts");
 const { chooseCpuList } = await import("../commands/isolate.ts");
 mark = performance.now();
 
+const nodeOf = readRecordNumaNodes(confDir);
+lap("readRecord");
 const pid = readSelfPid("/proc");
 lap("readSelfPid");
 const relay = new SignalRelay();
@@ -51,24 +57,41 @@ const pool = readPool(confDir, poolName);
 if (pool === undefined) throw new Error(`no pool ${poolName}`);
 const chosen = chooseCpuList(pool, Math.random)!;
 const list = chosen.name;
+const allocation = {
+  lists: [{ name: list, cpus: chosen.cpus, free: true }],
+  cpus: chosen.cpus,
+  numaNodes: [
+    ...new Set(
+      chosen.cpus.toArray().flatMap((cpu) => {
+        const node = nodeOf?.get(cpu);
+        return node === undefined ? [] : [node];
+      }),
+    ),
+  ],
+  warnings: [],
+};
 lap("readPool");
-writeTasks(confDir, poolName, list, [...chosen.tasks, pid]);
+writeManyTasks(confDir, [{
+  pool: poolName,
+  list,
+  tasks: [...chosen.tasks, pid],
+}]);
 lap("addTask");
 await lock.release();
 lap("unlock");
-pinProcess(chosen.cpus);
+pinProcess(allocation.cpus);
 lap("pinFirst");
 const child = startChild({
   command: "true",
   args: [],
-  env: { KCM_CPUS_ASSIGNED: list },
-  cpus: chosen.cpus,
+  env: assignmentEnv(allocation),
+  cpus: allocation.cpus,
 });
 lap("spawn");
 await relay.supervise(child);
 lap("wait");
 const lock2 = await lockConfig(confDir, true, { timeoutMs: 30_000 });
-removeTask(confDir, poolName, list, pid);
+removeTaskFromLists(confDir, poolName, [list], pid);
 await lock2.release();
 lap("release");
 relay[Symbol.dispose]();

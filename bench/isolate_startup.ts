@@ -5,15 +5,17 @@
  * physical floor) and bench/floor_spawn.ts (the runtime floor: Deno that
  * only spawns `true`). Also times variants that split kcm's cost from the
  * outside (an empty program, `--version`, `--no-affinity`, a tmpfs config
- * directory) and the phases inside one run (bench/isolate_phases.ts).
- * Two more show what kcm avoids or pays for the 2017 tool's behaviour: an
- * empty program importing `node:fs` (bench/floor_node_fs.ts), and isolate
- * on a tasks file owned by another user, which it gives back by fchown
- * (as root only).
+ * directory), a placed claim (`--cores=2`: the allocator and the whole
+ * topology record loaded) and the phases inside one run
+ * (bench/isolate_phases.ts). The config directory holds this machine's
+ * topology record, as `kcm init` writes it. Two more show what kcm avoids
+ * or pays for the 2017 tool's behaviour: an empty program importing
+ * `node:fs` (bench/floor_node_fs.ts), and isolate on a tasks file owned by
+ * another user, which it gives back by fchown (as root only).
  */
 
 import { join } from "node:path";
-import { writeConfigDir } from "./fixtures.ts";
+import { writeConfigDir, writeTopologyRecord } from "./fixtures.ts";
 import {
   DENO,
   formatMs,
@@ -28,10 +30,12 @@ import type { BenchOptions } from "./options.ts";
 
 const CPUS = "1";
 
+/** Pool `infra` of one list, with this machine's record as init writes. */
 async function makeInfra(confDir: string): Promise<void> {
   await writeConfigDir(confDir, [
     { name: "infra", exclusive: false, lists: [{ name: CPUS, tasks: [] }] },
   ]);
+  await writeTopologyRecord(confDir);
 }
 
 /** Runs benchmark 1 and returns its table rows. */
@@ -86,6 +90,9 @@ export async function benchIsolateStartup(
       tmpfsConf: isolate(shmConf),
       emptyNodeFs: deno(repoPath("bench/floor_node_fs.ts")),
       ...(asRoot ? { otherOwner: isolate(ownedConf) } : {}),
+      // A shared pool ignores the count, but the claim is still placed:
+      // the allocator and the whole topology record are loaded.
+      placed: isolate(confDir, "--cores=2"),
     }, { warmup: 2 });
     const m: Record<string, number> = {};
     for (const [name, values] of Object.entries(samples)) {
@@ -208,6 +215,12 @@ export async function benchIsolateStartup(
           m.kcm!,
         ),
       ]),
+      timeRow(
+        "1. isolate --cores=2 (allocator, whole record)",
+        m.placed!,
+        "isolate of one list",
+        m.kcm!,
+      ),
     ];
   } finally {
     await Deno.remove(tmp, { recursive: true });

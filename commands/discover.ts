@@ -20,7 +20,8 @@ import { withConfigLock } from "../core/config_lock.ts";
 import { readPoolLists } from "../core/config_read.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
-import { connectK8s, LOOP_RETRY, ONE_SHOT_RETRY } from "../core/k8s/client.ts";
+import { connectK8s } from "../core/k8s/client.ts";
+import { LOOP_RETRY, ONE_SHOT_RETRY } from "../core/k8s/request_policy.ts";
 import {
   type ConnectionFlags,
   connectionFlags,

@@ -1,36 +1,66 @@
 /**
- * `kcm isolate`: claim a cpu list of a pool, pin to it, run a command on
- * it, and give the list back when the command ends.
+ * `kcm isolate`: claim cpu lists of a pool, pin to them, run a command on
+ * them, and give the lists back when the command ends.
  *
  * Steps:
- * 1. Under the exclusive lock: find the pool, choose a list (the first
- *    free one in name order for an exclusive pool, a random one for a
- *    shared pool) and append kcm's pid to its tasks.
- * 2. Pin every thread of kcm to the list (unless `--no-affinity`), so the
- *    child inherits the mask whichever thread spawns it.
- * 3. Run the command as an argv with `KCM_CPUS_ASSIGNED=<list>`; unless
+ * 1. Before the lock, what the choice needs. A claim of one list without
+ *    `--numa-node`/`--socket-id` needs only the NUMA node of each CPU
+ *    (from the topology record, for `KCM_NUMA_NODES_ASSIGNED`). Any other
+ *    claim loads core/isolate_placement.ts and the whole topology (the
+ *    record, else sysfs).
+ * 2. Under the exclusive lock: read the pool and choose. One list: in an
+ *    exclusive pool the first free one in name order, in a shared pool a
+ *    random one (the reference's choice). Otherwise `allocateLists()`:
+ *    `--cores` free lists on one NUMA node and one L3 when possible,
+ *    within the node or socket asked for. Append kcm's pid to each chosen
+ *    list's tasks, in one batch.
+ * 3. Pin every thread of kcm to the union of the lists (unless
+ *    `--no-affinity`), so the child inherits the mask whichever thread
+ *    spawns it.
+ * 4. Run the command as an argv with `KCM_CPUS_ASSIGNED`,
+ *    `KCM_CPUS_ASSIGNED_MASK` and `KCM_NUMA_NODES_ASSIGNED`; unless
  *    `--no-affinity`, read its CPU mask back from /proc and kill it (exit
- *    1) if it may run outside the list. Forward signals and wait.
- * 4. Under the lock again: remove the pid. Exit with the child's status.
+ *    1) if it may run outside the lists. Forward signals and wait.
+ * 5. Under the lock again: remove the pid from every chosen list. Exit
+ *    with the child's status.
  *
  * This module is isolate's whole start-up path: it imports nothing of the
- * Kubernetes client or YAML.
+ * Kubernetes client or YAML. The allocator and sysfs are loaded on demand
+ * by a computed specifier (Deno reads every literal `import()` target at
+ * start-up, taken or not: about 0.15 ms a module, see bench/README.md), so
+ * `deno task compile` includes core/isolate_placement.ts by name.
  */
 
 import type { Invocation } from "../core/command.ts";
+import type { Allocation } from "../core/allocate.ts";
+import { assignmentEnv } from "../core/assignment_env.ts";
 import { withConfigLock } from "../core/config_lock.ts";
 import {
   type CpuListState,
   type PoolState,
   readPool,
 } from "../core/config_read.ts";
-import { removeTask, writeTasks } from "../core/config_write.ts";
+import { removeTaskFromLists, writeManyTasks } from "../core/config_write.ts";
+import type { CpuSet } from "../core/cpuset.ts";
 import { pinProcess } from "../core/affinity.ts";
-import { ConfigError, ResourceError, UsageError } from "../core/errors.ts";
+import { ConfigError, UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import { readSelfPid } from "../core/procfs.ts";
-import { oneLine } from "../core/quote.ts";
+import { oneLine, quote } from "../core/quote.ts";
 import { SignalRelay, startChild } from "../core/process.ts";
+import type { Topology } from "../core/topology.ts";
+import { readRecordNumaNodes } from "../core/record_file.ts";
+
+/** Where core/isolate_placement.ts is (computed: see the file comment). */
+const PLACEMENT_MODULE: string = "../core/isolate_placement.ts";
+
+/** core/isolate_placement.ts, as a type only. */
+type PlacementModule = typeof import("../core/isolate_placement.ts");
+
+/** Loads core/isolate_placement.ts. */
+async function loadPlacement(): Promise<PlacementModule> {
+  return await import(PLACEMENT_MODULE) as PlacementModule;
+}
 
 /** Options of `kcm isolate`. */
 export interface IsolateOptions {
@@ -39,27 +69,75 @@ export interface IsolateOptions {
   readonly command: string;
   readonly args: readonly string[];
   readonly noAffinity: boolean;
+  /** `--cores`; undefined: `KCM_NUM_CORES`, else 1. */
+  readonly cores: number | undefined;
+  /** `--numa-node`. */
+  readonly numaNode: number | undefined;
+  /** `--socket-id`. */
+  readonly socketId: number | undefined;
 }
 
 /** Validates `isolate`'s flags. */
 export function parse(invocation: Invocation<"isolate">): IsolateOptions {
-  const { pool } = invocation.options;
+  const { options } = invocation;
+  const { pool } = options;
   if (pool === undefined || pool === "") {
     throw new UsageError("isolate needs --pool=<pool>");
   }
+  if (
+    options["numa-node"] !== undefined && options["socket-id"] !== undefined
+  ) {
+    throw new UsageError(
+      "--numa-node and --socket-id cannot be given together",
+    );
+  }
   return {
-    confDir: invocation.options["conf-dir"],
+    confDir: options["conf-dir"],
     pool,
     command: invocation.positionals[0]!,
     args: invocation.rest ?? [],
-    noAffinity: invocation.options["no-affinity"],
+    noAffinity: options["no-affinity"],
+    cores: options.cores,
+    numaNode: options["numa-node"],
+    socketId: options["socket-id"],
   };
 }
 
 /**
- * Chooses a cpu list: in an exclusive pool the first free one in name
- * order (undefined when none is free), in a shared pool any one, free or
- * not, picked with `random` (a number in [0, 1)).
+ * The number of lists to claim: `--cores` when given, else the
+ * environment's `KCM_NUM_CORES` when set and not empty, else 1.
+ *
+ * @throws {UsageError} when `KCM_NUM_CORES` is used and is not a whole
+ * number of at least 1.
+ *
+ * @example
+ * ```ts
+ * import { coreCount } from "./isolate.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(coreCount(undefined, undefined), 1);
+ * assert.equal(coreCount(undefined, "4"), 4);
+ * assert.equal(coreCount(2, "junk"), 2); // the flag wins, unread
+ * ```
+ */
+export function coreCount(
+  flag: number | undefined,
+  env: string | undefined,
+): number {
+  if (flag !== undefined) return flag;
+  if (env === undefined || env === "") return 1;
+  const n = Number(env);
+  if (!/^[0-9]+$/.test(env) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(
+      `KCM_NUM_CORES must be a whole number >= 1, got ${quote(env)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Chooses a cpu list the way the reference did: in an exclusive pool the
+ * first free one in name order (undefined when none is free), in a shared
+ * pool any one, free or not, picked with `random` (a number in [0, 1)).
  */
 export function chooseCpuList(
   pool: PoolState,
@@ -72,31 +150,102 @@ export function chooseCpuList(
   return pool.cpuLists[Math.floor(random() * pool.cpuLists.length)];
 }
 
-function claim(options: IsolateOptions, pid: number): CpuListState {
+/** The NUMA nodes of `cpus`, ascending, from a CPU -> node map. */
+function nodesOf(
+  cpus: CpuSet,
+  nodeOf: ReadonlyMap<number, number> | undefined,
+): number[] {
+  if (nodeOf === undefined) return [];
+  const nodes = new Set<number>();
+  for (const cpu of cpus.toArray()) {
+    const node = nodeOf.get(cpu);
+    if (node !== undefined) nodes.add(node);
+  }
+  return [...nodes].sort((a, b) => a - b);
+}
+
+/** What the claim under the lock decided. */
+type Claim =
+  | { readonly allocation: Allocation }
+  /** A one-list claim found no list; the error is worded after the lock. */
+  | { readonly refused: PoolState };
+
+/** How to choose: the topology of a placed claim, or the node map. */
+type Chooser =
+  | { readonly placed: PlacementModule; readonly topology: Topology }
+  | { readonly nodeOf: ReadonlyMap<number, number> | undefined };
+
+function readExistingPool(options: IsolateOptions): PoolState {
   const pool = readPool(options.confDir, options.pool);
   if (pool === undefined) {
     throw new ConfigError(
       `Requested pool ${oneLine(options.pool)} does not exist`,
     );
   }
-  const list = chooseCpuList(pool, Math.random);
-  if (list === undefined) {
-    const taken = pool.cpuLists.filter((l) => l.tasks.length > 0).length;
-    throw new ResourceError(
-      `No free cpu lists in pool ${
-        oneLine(options.pool)
-      } (${pool.cpuLists.length} lists, ${taken} taken)`,
-      1,
-      pool.cpuLists.length > 0
-        ? {
-          hint: "run `kcm reconcile` if a task died without releasing its list",
-        }
-        : {},
-    );
+  return pool;
+}
+
+/** Step 2, under the lock: choose the lists and record `pid` in each. */
+function claim(
+  options: IsolateOptions,
+  pid: number,
+  count: number,
+  chooser: Chooser,
+): Claim {
+  const pool = readExistingPool(options);
+  let allocation: Allocation;
+  if ("placed" in chooser) {
+    allocation = chooser.placed.allocateFromPool(pool, chooser.topology, {
+      count,
+      numaNode: options.numaNode,
+      socketId: options.socketId,
+    });
+  } else {
+    const list = chooseCpuList(pool, Math.random);
+    if (list === undefined) return { refused: pool };
+    allocation = {
+      lists: [{ name: list.name, cpus: list.cpus, free: true }],
+      cpus: list.cpus,
+      numaNodes: nodesOf(list.cpus, chooser.nodeOf),
+      warnings: [],
+    };
   }
   // The lock is held since readPool: its view of the tasks is current.
-  writeTasks(options.confDir, options.pool, list.name, [...list.tasks, pid]);
-  return list;
+  const tasksOf = new Map(pool.cpuLists.map((list) => [list.name, list.tasks]));
+  writeManyTasks(
+    options.confDir,
+    allocation.lists.map((list) => ({
+      pool: options.pool,
+      list: list.name,
+      tasks: [...tasksOf.get(list.name)!, pid],
+    })),
+  );
+  return { allocation };
+}
+
+/** Step 1: what the choice needs, read before the lock. */
+async function prepareChooser(
+  options: IsolateOptions,
+  count: number,
+  host: Host,
+): Promise<Chooser> {
+  if (
+    count === 1 && options.numaNode === undefined &&
+    options.socketId === undefined
+  ) {
+    return { nodeOf: readRecordNumaNodes(options.confDir) };
+  }
+  const placed = await loadPlacement();
+  const { topology, fromSysfs } = await placed.loadClaimTopology(
+    options.confDir,
+    host.sysRoot,
+  );
+  if (fromSysfs) {
+    host.log.debug(
+      `No topology record in ${options.confDir}: read ${host.sysRoot}`,
+    );
+  }
+  return { placed, topology };
 }
 
 /** Runs `kcm isolate`. */
@@ -104,19 +253,28 @@ export async function run(
   options: IsolateOptions,
   host: Host,
 ): Promise<number> {
+  const count = coreCount(options.cores, host.env.KCM_NUM_CORES);
+  const chooser = await prepareChooser(options, count, host);
   const lock = { timeoutMs: host.lockTimeoutMs };
   const pid = readSelfPid(host.procRoot);
   using relay = new SignalRelay();
-  const list = await withConfigLock(
+  const claimed = await withConfigLock(
     options.confDir,
     true,
     lock,
-    () => claim(options, pid),
+    () => claim(options, pid, count, chooser),
   );
+  if ("refused" in claimed) {
+    throw (await loadPlacement()).noFreeListError(claimed.refused);
+  }
+  const { allocation } = claimed;
   try {
+    for (const warning of allocation.warnings) {
+      host.log.warning(warning.message);
+    }
     if (!options.noAffinity) {
-      host.log.debug(`Setting affinity to ${list.cpus}`);
-      pinProcess(list.cpus);
+      host.log.debug(`Setting affinity to ${allocation.cpus}`);
+      pinProcess(allocation.cpus);
     }
     if (relay.caughtEarly !== undefined) {
       host.log.warning(
@@ -127,15 +285,21 @@ export async function run(
     return await relay.supervise(startChild({
       command: options.command,
       args: options.args,
-      env: { KCM_CPUS_ASSIGNED: list.name },
-      cpus: options.noAffinity ? undefined : list.cpus,
+      env: assignmentEnv(allocation),
+      cpus: options.noAffinity ? undefined : allocation.cpus,
     }));
   } finally {
     await withConfigLock(
       options.confDir,
       true,
       lock,
-      () => removeTask(options.confDir, options.pool, list.name, pid),
+      () =>
+        removeTaskFromLists(
+          options.confDir,
+          options.pool,
+          allocation.lists.map((list) => list.name),
+          pid,
+        ),
     );
   }
 }

@@ -6,7 +6,13 @@
  * - `configDirectory`: the directory reads, and no two cpu lists share CPUs;
  * - `cpuListsOnline`: every CPU a list names is online;
  * - `exclusiveCores`: exclusive lists hold whole physical cores;
+ * - `exclusiveNumaNodes`: each exclusive list lies on one NUMA node;
  * - `taskAffinity`: every live task runs on exactly its list's CPUs.
+ *
+ * Besides `checks` and `description`, the report has a `topology` section
+ * (core/topology_report.ts): where each list sits, from the config
+ * directory's topology record or, without one, sysfs; null when neither
+ * could be read.
  */
 
 import {
@@ -39,6 +45,12 @@ import {
 import { recordedPids } from "../core/task_masks.ts";
 import { type RoundResult, runReportLoop } from "../core/report_loop.ts";
 import { readOnlineCpus, readTopology } from "../core/sysfs.ts";
+import { type LoadedTopology, loadTopology } from "../core/topology_file.ts";
+import {
+  findSpanningExclusiveLists,
+  type PoolCpus,
+  topologySection,
+} from "../core/topology_report.ts";
 
 /** Options of `kcm node-report`. */
 export type NodeReportOptions = ReportOptions;
@@ -140,42 +152,63 @@ export async function nodeReportRound(
       configDirectory: checkResult([read.message]),
       cpuListsOnline: skipped,
       exclusiveCores: skipped,
+      exclusiveNumaNodes: skipped,
       taskAffinity: skipped,
     };
     return {
-      report: nodeReport({ description: null, checks }),
+      report: nodeReport({ description: null, checks, topology: null }),
       pools: [],
       checks,
     };
   }
   const { state, described, flagErrors } = read;
-  const [configDirectory, cpuListsOnline, exclusiveCores, taskAffinity] =
-    await Promise.all([
-      guarded(() => [...flagErrors, ...findOverlaps(state)]),
-      guarded(async () =>
-        findOfflineCpus(state, await readOnlineCpus(host.sysRoot))
-      ),
-      guarded(async () => {
-        const topology = await readTopology(host.sysRoot);
-        return findSplitCores(state, (cpu) => topology.coreOf(cpu)?.cpus);
-      }),
-      guarded(() =>
-        findAffinityDrift(
-          state,
-          observePids(host.procRoot, recordedPids(state)),
-        )
-      ),
-    ]);
+  const pools: PoolCpus[] = state.pools.map((pool) => ({
+    name: pool.name,
+    // A pool whose flag cannot be read is not known to be exclusive.
+    exclusive: pool.exclusive === true,
+    lists: pool.cpuLists,
+  }));
+  // The record is read after the lock: init writes it with the pools, and
+  // nothing changes it afterwards.
+  let loaded: LoadedTopology | undefined;
+  const [
+    configDirectory,
+    cpuListsOnline,
+    exclusiveCores,
+    exclusiveNumaNodes,
+    taskAffinity,
+  ] = await Promise.all([
+    guarded(() => [...flagErrors, ...findOverlaps(state)]),
+    guarded(async () =>
+      findOfflineCpus(state, await readOnlineCpus(host.sysRoot))
+    ),
+    guarded(async () => {
+      const topology = await readTopology(host.sysRoot);
+      return findSplitCores(state, (cpu) => topology.coreOf(cpu)?.cpus);
+    }),
+    guarded(async () => {
+      loaded = await loadTopology(confDir, host.sysRoot);
+      return findSpanningExclusiveLists(pools, loaded.topology);
+    }),
+    guarded(() =>
+      findAffinityDrift(
+        state,
+        observePids(host.procRoot, recordedPids(state)),
+      )
+    ),
+  ]);
   const checks = {
     configDirectory,
     cpuListsOnline,
     exclusiveCores,
+    exclusiveNumaNodes,
     taskAffinity,
   };
   return {
     report: nodeReport({
       description: described ? describeConfig(described) : null,
       checks,
+      topology: loaded === undefined ? null : topologySection(pools, loaded),
     }),
     pools: state.pools,
     checks,

@@ -37,8 +37,15 @@ type OptionSpec =
   | { readonly kind: "string"; readonly default?: string }
   /** Given or not, without an argument. */
   | { readonly kind: "flag" }
-  /** A whole number, at least `min` (default 0). */
-  | { readonly kind: "count"; readonly default: string; readonly min?: number };
+  /**
+   * A whole number, at least `min` (default 0); without a default it is
+   * undefined when not given.
+   */
+  | {
+    readonly kind: "count";
+    readonly default?: string;
+    readonly min?: number;
+  };
 
 /**
  * Every option with its kind and default. The defaults are the usage
@@ -60,9 +67,15 @@ const OPTIONS = {
   "metrics-listen": { kind: "string" },
   "num-dp-cores": { kind: "count", default: "4" },
   "num-cp-cores": { kind: "count", default: "1" },
+  "ignore-isolcpus": { kind: "flag" },
+  "dp-mode": { kind: "string", default: "packed" },
+  "cp-mode": { kind: "string", default: "packed" },
   "pool": { kind: "string" },
   "publish": { kind: "flag" },
   "no-affinity": { kind: "flag" },
+  "cores": { kind: "count", min: 1 },
+  "numa-node": { kind: "count" },
+  "socket-id": { kind: "count" },
   "timeout": { kind: "count", default: "600", min: 1 },
   "namespace": { kind: "string" },
   "kubeconfig": { kind: "string" },
@@ -101,7 +114,15 @@ const COMMAND_OPTIONS = {
     "webhook",
     ...CONNECTION,
   ],
-  "init": ["conf-dir", "num-dp-cores", "num-cp-cores", "keep-existing"],
+  "init": [
+    "conf-dir",
+    "num-dp-cores",
+    "num-cp-cores",
+    "keep-existing",
+    "ignore-isolcpus",
+    "dp-mode",
+    "cp-mode",
+  ],
   "discover": ["conf-dir", "interval", ...CONNECTION],
   "describe": ["conf-dir"],
   "reconcile": [
@@ -112,7 +133,14 @@ const COMMAND_OPTIONS = {
     "metrics-listen",
     ...CONNECTION,
   ],
-  "isolate": ["conf-dir", "pool", "no-affinity"],
+  "isolate": [
+    "conf-dir",
+    "pool",
+    "no-affinity",
+    "cores",
+    "numa-node",
+    "socket-id",
+  ],
   "install": ["install-dir"],
   "node-report": [
     "conf-dir",
@@ -139,9 +167,13 @@ const COMMAND_OPTIONS = {
   "webhook": ["conf-dir", "install-dir", "tls-cert", "tls-key", "listen"],
 } as const satisfies Readonly<Record<CommandName, readonly OptionName[]>>;
 
-/** An option's value: flags boolean, counts number, strings string. */
+/**
+ * An option's value: flags boolean, counts number, strings string; a count
+ * or string without a default may also be undefined.
+ */
 type OptionValue<S> = S extends { kind: "flag" } ? boolean
-  : S extends { kind: "count" } ? number
+  : S extends { kind: "count"; default: string } ? number
+  : S extends { kind: "count" } ? number | undefined
   : S extends { default: string } ? string
   : string | undefined;
 
@@ -223,8 +255,10 @@ function optionValue(
   switch (spec.kind) {
     case "flag":
       return given === true;
-    case "count":
-      return parseCount(name, String(given ?? spec.default), spec.min);
+    case "count": {
+      const text = typeof given === "string" ? given : spec.default;
+      return text === undefined ? undefined : parseCount(name, text, spec.min);
+    }
     case "string":
       return typeof given === "string" ? given : spec.default;
   }

@@ -20,6 +20,22 @@ export interface PoolSpec {
   readonly cpuLists: readonly string[];
 }
 
+/** A file at the root of the config directory, beside `lock` and `pools/`. */
+export interface RootFile {
+  /** A plain file name, not `lock` or `pools`. */
+  readonly name: string;
+  readonly text: string;
+}
+
+/** What {@linkcode createConfigDir} writes besides the pools. */
+export interface CreateOptions {
+  /**
+   * Files written inside the tree that is renamed into place (the topology
+   * record), so they appear together with the pools or not at all.
+   */
+  readonly rootFiles?: readonly RootFile[];
+}
+
 const INIT_MARK = ".kcm-init-";
 
 async function syncPath(path: string): Promise<void> {
@@ -58,9 +74,31 @@ async function buildPools(
   await syncTree(poolsDir);
 }
 
+async function writeRootFiles(
+  dir: string,
+  files: readonly RootFile[],
+): Promise<void> {
+  for (const file of files) {
+    await Deno.writeTextFile(joinPath(dir, file.name), file.text);
+  }
+}
+
 /** True for entries a failed or killed `init` may leave behind. */
-function isInitLeftover(name: string): boolean {
-  return name === LOCK_FILE || name.startsWith(INIT_MARK);
+function isInitLeftover(name: string, files: readonly RootFile[]): boolean {
+  return name === LOCK_FILE || name.startsWith(INIT_MARK) ||
+    files.some((file) => file.name === name);
+}
+
+function checkRootFiles(files: readonly RootFile[]): void {
+  for (const { name } of files) {
+    if (
+      name === LOCK_FILE || name === "pools" || name === "" ||
+      name.includes("/") || name === "." || name === ".." ||
+      name.startsWith(INIT_MARK)
+    ) {
+      throw new RangeError(`Cannot write ${quote(name)} at the config root`);
+    }
+  }
 }
 
 function createFailure(confDir: string, error: unknown): ConfigError {
@@ -75,6 +113,7 @@ function createFailure(confDir: string, error: unknown): ConfigError {
 async function createFresh(
   confDir: string,
   pools: readonly PoolSpec[],
+  files: readonly RootFile[],
 ): Promise<void> {
   const parent = dirName(normalizePath(confDir));
   const staging = joinPath(
@@ -85,6 +124,7 @@ async function createFresh(
     await Deno.mkdir(parent, { recursive: true });
     await Deno.mkdir(staging);
     await Deno.writeTextFile(joinPath(staging, LOCK_FILE), "");
+    await writeRootFiles(staging, files);
     await buildPools(joinPath(staging, "pools"), pools);
     await syncTree(staging);
     await Deno.rename(staging, confDir);
@@ -95,14 +135,19 @@ async function createFresh(
   }
 }
 
-/** Fills an existing empty directory, renaming `pools/` into it last. */
+/**
+ * Fills an existing empty directory: the root files are renamed into it
+ * first, `pools/` last, so a directory without `pools/` is not a
+ * configuration yet (and a later `init` may replace what it holds).
+ */
 async function fillExisting(
   confDir: string,
   pools: readonly PoolSpec[],
+  files: readonly RootFile[],
 ): Promise<void> {
   const leftovers: string[] = [];
   for await (const entry of Deno.readDir(confDir)) {
-    if (!isInitLeftover(entry.name)) {
+    if (!isInitLeftover(entry.name, files)) {
       throw new ConfigError(
         `Config directory ${confDir} already initialized`,
         1,
@@ -112,33 +157,56 @@ async function fillExisting(
     if (entry.name !== LOCK_FILE) leftovers.push(entry.name);
   }
   const staging = joinPath(confDir, `${INIT_MARK}${Deno.pid}`);
+  const moved: string[] = [];
+  let complete = false;
   try {
     for (const name of leftovers) {
       await Deno.remove(joinPath(confDir, name), { recursive: true });
     }
     await Deno.mkdir(staging);
+    await writeRootFiles(staging, files);
     await buildPools(joinPath(staging, "pools"), pools);
+    for (const file of files) await syncPath(joinPath(staging, file.name));
     await Deno.writeTextFile(joinPath(confDir, LOCK_FILE), "");
     await syncPath(joinPath(confDir, LOCK_FILE));
+    for (const file of files) {
+      const target = joinPath(confDir, file.name);
+      await Deno.rename(joinPath(staging, file.name), target);
+      moved.push(target);
+    }
     await Deno.rename(joinPath(staging, "pools"), joinPath(confDir, "pools"));
+    complete = true;
     await Deno.remove(staging);
     await syncPath(confDir);
   } catch (error) {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
+    // Without pools/ the root files describe nothing: take them back.
+    if (!complete) {
+      for (const path of moved) await Deno.remove(path).catch(() => {});
+    }
     throw createFailure(confDir, error);
   }
 }
 
 /**
- * Creates a config directory holding `pools`, all or nothing. An existing
- * directory is accepted only when empty (or holding only what an
- * interrupted `init` left); then `pools/` is built inside it and renamed
- * last, which also works when the directory is a mount point.
+ * Creates a config directory holding `pools` and `options.rootFiles`, all
+ * or nothing. An existing directory is accepted only when empty (or
+ * holding only what an interrupted `init` left: `lock`, staging folders,
+ * root files of the same names); then `pools/` is built inside it and
+ * renamed last, which also works when the directory is a mount point.
+ *
+ * @throws {RangeError} when a root file is named `lock`, `pools` or is
+ * not a plain file name.
+ * @throws {ConfigError} when the directory exists and is not empty, or
+ * cannot be created.
  */
 export async function createConfigDir(
   confDir: string,
   pools: readonly PoolSpec[],
+  options: CreateOptions = {},
 ): Promise<void> {
+  const files = options.rootFiles ?? [];
+  checkRootFiles(files);
   let existing: Deno.FileInfo | undefined;
   try {
     existing = await Deno.stat(confDir);
@@ -153,7 +221,7 @@ export async function createConfigDir(
       );
     }
   }
-  if (existing === undefined) return await createFresh(confDir, pools);
+  if (existing === undefined) return await createFresh(confDir, pools, files);
   if (!existing.isDirectory) {
     throw new ConfigError(
       `Cannot create config directory ${
@@ -161,5 +229,5 @@ export async function createConfigDir(
       }: it exists and is not a directory`,
     );
   }
-  await fillExisting(confDir, pools);
+  await fillExisting(confDir, pools, files);
 }

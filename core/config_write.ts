@@ -90,11 +90,28 @@ export function removeTask(
   list: string,
   pid: number,
 ): boolean {
-  const tasks = readTasks(confDir, pool, list);
-  const kept = tasks.filter((t) => t !== pid);
-  if (kept.length === tasks.length) return false;
-  writeTasks(confDir, pool, list, kept);
-  return true;
+  return removeTaskFromLists(confDir, pool, [list], pid).length > 0;
+}
+
+/**
+ * Removes every occurrence of `pid` from the tasks of each of `lists` of
+ * `pool`, renaming no file until every new one is written (as
+ * {@linkcode writeManyTasks}). Returns the lists that held the pid; the
+ * others are not written.
+ */
+export function removeTaskFromLists(
+  confDir: string,
+  pool: string,
+  lists: readonly string[],
+  pid: number,
+): string[] {
+  const rewrites = lists.flatMap((list) => {
+    const tasks = readTasks(confDir, pool, list);
+    const kept = tasks.filter((t) => t !== pid);
+    return kept.length === tasks.length ? [] : [{ pool, list, tasks: kept }];
+  });
+  if (rewrites.length > 0) writeManyTasks(confDir, rewrites);
+  return rewrites.map((r) => r.list);
 }
 
 /**

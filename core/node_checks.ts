@@ -146,6 +146,11 @@ export interface NodeReportInput {
   /** The describe document, or null when it could not be read. */
   readonly description: JsonValue;
   readonly checks: Readonly<Record<string, CheckResult>>;
+  /**
+   * Where each list sits (`topologySection()`), or null when the topology
+   * could not be read.
+   */
+  readonly topology: JsonValue;
 }
 
 /** The node report document. */
@@ -154,5 +159,9 @@ export function nodeReport(input: NodeReportInput): JsonValue {
   for (const [name, result] of Object.entries(input.checks)) {
     checks[name] = { errors: [...result.errors], ok: result.ok };
   }
-  return { checks, description: input.description };
+  return {
+    checks,
+    description: input.description,
+    topology: input.topology,
+  };
 }

@@ -47,11 +47,13 @@ const SEED_OPTIONS = `Options:
                         API server.`;
 
 const EXTRA_USAGE = `
-  kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool> <command>
-              [-- <args> ...]
+  kcm init ... [--keep-existing] [--ignore-isolcpus] [--dp-mode=<mode>]
+               [--cp-mode=<mode>]
+  kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool>
+              [--cores=<n>] [--numa-node=<n> | --socket-id=<n>]
+              <command> [-- <args> ...]
   kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>] [--webhook]
                    [<connection options>]
-  kcm init ... [--keep-existing]
   kcm discover ... [--interval=<seconds>] [<connection options>]
   kcm reconcile ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]
                 [<connection options>]
@@ -68,8 +70,19 @@ const EXTRA_USAGE = `
               --tls-key=<file> [--listen=<addr:port>]`;
 
 const EXTRA_OPTIONS = `
+  --ignore-isolcpus     Plan the pools as if no CPU were isolated (init).
+  --dp-mode=<mode>      Order of the data plane cores: packed (fill one NUMA
+                        node first) or spread (round robin over the NUMA
+                        nodes) [default: packed].
+  --cp-mode=<mode>      Order of the control plane cores, as --dp-mode
+                        [default: packed].
   --no-affinity         Record the allocation and set KCM_CPUS_ASSIGNED
                         without pinning the command (isolate).
+  --cores=<n>           Number of cpu lists to claim in an exclusive pool, on
+                        one NUMA node when one can hold them (isolate)
+                        [default: $KCM_NUM_CORES, else 1].
+  --numa-node=<n>       Claim only lists on NUMA node <n> (isolate).
+  --socket-id=<n>       Claim only lists on socket <n> (isolate).
   --timeout=<seconds>   How long cluster-init waits for its pods
                         [default: 600].
   --namespace=<ns>      Namespace for cluster-init's pods and DaemonSet
@@ -105,6 +118,7 @@ Environment:
   KCM_LOG_LEVEL         CRITICAL, ERROR, WARNING, INFO or DEBUG
                         [default: INFO].
   KCM_LOCK_TIMEOUT      Seconds to wait for the config lock [default: 30].
+  KCM_NUM_CORES         Default of isolate's --cores.
   KCM_PROC_FS           procfs to read pids and affinity from
                         [default: /proc].
   KCM_SYS_FS            sysfs to read the CPU topology from [default: /sys].

@@ -36,6 +36,7 @@ const PURE = [
   "core/quote.ts",
   "core/file_names.ts",
   "core/k8s/errors.ts",
+  "core/k8s/request_policy.ts",
   "core/k8s/node_events.ts",
   "core/k8s/event_series.ts",
   "core/k8s/forbidden.ts",
@@ -46,6 +47,7 @@ const PURE = [
   "core/connection_flags.ts",
   "core/placement_mode.ts",
   "core/topology_record.ts",
+  "core/record_document.ts",
   "core/allocate.ts",
   "core/allocation_error.ts",
   "core/pack_lists.ts",
@@ -165,6 +167,35 @@ Deno.test("isolate's start-up path loads no Kubernetes or YAML code", async () =
     s.startsWith("commands/") && s !== "commands/isolate.ts"
   );
   assert.deepEqual(otherCommands, [], "other commands load on demand");
+  // A claim of one list needs neither the allocator nor sysfs: both come
+  // with core/isolate_placement.ts, loaded when a claim is placed.
+  const placement = modules.filter((s) =>
+    [
+      "core/allocate.ts",
+      "core/pack_lists.ts",
+      "core/isolate_placement.ts",
+      "core/sysfs.ts",
+      "core/topology.ts",
+    ].includes(s)
+  );
+  assert.deepEqual(placement, [], "placement loads on demand");
+});
+
+Deno.test("isolate's on-demand module loads and is compiled in", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(join(REPO_ROOT, "deno.json")),
+  ) as { tasks: { compile: string } };
+  assert.match(
+    config.tasks.compile,
+    /\s--include core\/isolate_placement\.ts\s/,
+  );
+  const placement = await import("../core/isolate_placement.ts");
+  assert.equal(typeof placement.allocateFromPool, "function");
+  assert.ok(
+    (await startupModules("core/isolate_placement.ts")).includes(
+      "core/allocate.ts",
+    ),
+  );
 });
 
 Deno.test("loadCommand() loads every command's module", async () => {

@@ -30,12 +30,7 @@
 
 import { abortReason, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import {
-  type Clock,
-  retry,
-  type RetryDecision,
-  type RetryPolicy,
-} from "../poll.ts";
+import { type Clock, retry, type RetryPolicy } from "../poll.ts";
 import { VERSION } from "../usage.ts";
 import type { ConnectionFlags } from "../connection_flags.ts";
 import {
@@ -46,27 +41,16 @@ import {
 import { K8sApiError, K8sConfigError } from "./errors.ts";
 import { forbiddenCause, forbiddenHint } from "./forbidden.ts";
 import { tlsHint, tlsProblem } from "./tls_problem.ts";
+import {
+  buildQuery,
+  ONE_SHOT_RETRY,
+  RETRIED_STATUS,
+  retryTransient,
+  statusDetail,
+} from "./request_policy.ts";
 
 /** The User-Agent of every request. */
 export const USER_AGENT = `kcm/${VERSION}`;
-
-/** One-shot commands: 6 attempts over about 8 s. */
-export const ONE_SHOT_RETRY: RetryPolicy = {
-  attempts: 6,
-  initialMs: 250,
-  factor: 2,
-  maxMs: 4000,
-  jitter: 0.5,
-};
-
-/** `--interval` loops: 3 attempts over about 1.5 s; the loop retries later. */
-export const LOOP_RETRY: RetryPolicy = {
-  attempts: 3,
-  initialMs: 500,
-  factor: 2,
-  maxMs: 1000,
-  jitter: 0.5,
-};
 
 /** Options of one request. */
 export interface RequestOptions {
@@ -124,61 +108,6 @@ export interface ClientOptions {
    * fail at once (the caller waits) instead of retrying after `maxMs`.
    */
   readonly giveUpOnLongRetryAfter?: boolean;
-}
-
-const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
-
-/**
- * Whether a failed request is worth sending again unchanged: connection
- * failures (status 0), 429 and 5xx are, after the server's Retry-After
- * when it gave one (unless that is longer than `longestWaitMs`); any other
- * answer is final.
- */
-function retryTransient(
-  error: unknown,
-  longestWaitMs: number = Infinity,
-): RetryDecision {
-  if (!(error instanceof K8sApiError) || error.tls !== undefined) return false;
-  if (error.status !== 0 && !RETRIED_STATUS.has(error.status)) return false;
-  if (error.retryAfterSeconds === undefined) return true;
-  const afterMs = error.retryAfterSeconds * 1000;
-  return afterMs > longestWaitMs ? false : { afterMs };
-}
-
-interface StatusBody {
-  reason?: unknown;
-  message?: unknown;
-}
-
-function statusDetail(status: number, text: string): {
-  reason: string;
-  detail: string;
-} {
-  try {
-    const body = JSON.parse(text) as StatusBody;
-    if (typeof body === "object" && body !== null) {
-      return {
-        reason: typeof body.reason === "string" ? body.reason : "",
-        detail: typeof body.message === "string"
-          ? body.message
-          : `HTTP ${status}`,
-      };
-    }
-  } catch {
-    // Not a Status object: fall through to the raw text.
-  }
-  const line = text.trim().split("\n")[0]?.slice(0, 200) ?? "";
-  return { reason: "", detail: line || `HTTP ${status}` };
-}
-
-function buildQuery(query: RequestOptions["query"]): string {
-  if (query === undefined) return "";
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) params.set(key, String(value));
-  }
-  const text = params.toString();
-  return text === "" ? "" : `?${text}`;
 }
 
 /**

@@ -37,7 +37,8 @@ import {
   type PublishState,
   recordPublish,
 } from "../publish_policy.ts";
-import { connectK8s, LOOP_RETRY, ONE_SHOT_RETRY } from "./client.ts";
+import { connectK8s } from "./client.ts";
+import { LOOP_RETRY, ONE_SHOT_RETRY } from "./request_policy.ts";
 import { K8sApiError } from "./errors.ts";
 import { EventSeriesRecorder, reportingInstanceFor } from "./event_series.ts";
 import { EventWriter } from "./event_writer.ts";

@@ -24,7 +24,25 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
     "num-dp-cores": 4,
     "num-cp-cores": 1,
     "keep-existing": false,
+    "ignore-isolcpus": false,
+    "dp-mode": "packed",
+    "cp-mode": "packed",
   });
+  // A count without a default is undefined until given.
+  const isolate = command("isolate", ["isolate", "--pool=p", "true"]);
+  assert.equal(isolate.options.cores, undefined);
+  assert.equal(isolate.options["numa-node"], undefined);
+  assert.equal(isolate.options["socket-id"], undefined);
+  const placed = command("isolate", [
+    "isolate",
+    "--pool=p",
+    "--cores=3",
+    "--numa-node",
+    "0",
+    "true",
+  ]);
+  assert.equal(placed.options.cores, 3);
+  assert.equal(placed.options["numa-node"], 0);
   assert.deepEqual(command("reconcile", ["reconcile"]).options, {
     "conf-dir": "/etc/kcm",
     publish: false,
@@ -171,7 +189,7 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
     [["init", "-x"], /Unknown option -x/],
     [
       ["init", "--num=3"],
-      /--num is not a unique prefix: --num-dp-cores, --num-cp-cores\?/,
+      /--num is not a unique prefix: --num-dp-cores, --num-cp-cores, --numa-node\?/,
     ],
     [["describe", "--conf-dir"], /--conf-dir requires argument/],
     [["reconcile", "--publish=yes"], /--publish must not have an argument/],
@@ -199,6 +217,16 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
       ["cluster-init", "--all-hosts", "--timeout=0"],
       /--timeout must be a whole number >= 1, got "0"/,
     ],
+    [
+      ["isolate", "--pool=p", "--cores=0", "true"],
+      /--cores must be a whole number >= 1, got "0"/,
+    ],
+    [
+      ["isolate", "--pool=p", "--socket-id=s", "true"],
+      /--socket-id must be a whole number >= 0, got "s"/,
+    ],
+    [["init", "--cores=2"], /--cores is not an option of init/],
+    [["isolate", "--dp-mode=spread", "true"], /--dp-mode is not an option/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { formatJson, type JsonValue } from "../../core/json.ts";
+import {
+  compareCodePoints,
+  formatJson,
+  type JsonValue,
+} from "../../core/json.ts";
 import { pythonJsonDumps } from "../_helpers/python_json.ts";
 
 Deno.test("formatJson() sorts keys at every level, indents by two", () => {
@@ -81,4 +85,19 @@ Deno.test("formatJson() matches a model of the reference's rules on random value
     }),
     { seed: 20261129, numRuns: 2000 },
   );
+});
+
+Deno.test("compareCodePoints() ranks a character above U+FFFF over a lone surrogate with the same high half", () => {
+  const emoji = "\u{1f600}"; // D83D DE00
+  const loneHigh = "\ud83dA"; // U+D83D, then "A"
+  // U+D83D comes before U+1F600: the pair outranks the lone half.
+  assert.ok(compareCodePoints(loneHigh, emoji) < 0);
+  assert.ok(compareCodePoints(emoji, loneHigh) > 0);
+  // A lone high surrogate before a character in U+E000..U+FFFF: by UTF-16
+  // units FFFF > DE00 would put it last; by code points it comes first.
+  assert.ok(compareCodePoints("\ud83d\uffff", emoji) < 0);
+  assert.ok(compareCodePoints(emoji, "\ud83d\uffff") > 0);
+  // Two pairs rank by their low halves.
+  assert.ok(compareCodePoints("\u{1f600}", "\u{1f601}") < 0);
+  assert.equal(compareCodePoints(emoji, emoji), 0);
 });
