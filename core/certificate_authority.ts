@@ -31,6 +31,7 @@ import {
   unsignedInteger,
   utf8String,
 } from "./der.ts";
+import { quote } from "./quote.ts";
 
 /** A certificate and its private key, both PEM. */
 export interface CertificatePair {
@@ -88,7 +89,7 @@ export function fromPem(label: string, pem: string): Bytes {
   const match = new RegExp(
     `-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`,
   ).exec(pem);
-  if (match === null) throw new SyntaxError(`No PEM block "${label}"`);
+  if (match === null) throw new SyntaxError(`No PEM block ${quote(label)}`);
   const binary = atob(match[1]!.replace(/\s+/g, ""));
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
@@ -113,7 +114,7 @@ function ipv4(address: string): Bytes {
     parts.length !== 4 ||
     parts.some((p) => !/^[0-9]{1,3}$/.test(p) || Number(p) > 255)
   ) {
-    throw new RangeError(`Not an IPv4 address: "${address}"`);
+    throw new RangeError(`Not an IPv4 address: ${quote(address)}`);
   }
   return new Uint8Array(parts.map(Number));
 }
