@@ -45,6 +45,7 @@ import {
   nodeAgentBindings,
   reportCrdObjects,
   webhookObjects,
+  webhookWorkloadObjects,
 } from "../core/k8s/cluster_objects.ts";
 import {
   type ConnectionFlags,
@@ -143,6 +144,35 @@ async function deleteObject(
   }
 }
 
+/**
+ * Deletes what runs the webhook (cluster-init --webhook made it). Without
+ * the optional rights of resources/rbac-webhook.yaml the installer cannot
+ * even tell whether those objects exist: it says so in one line and goes
+ * on, as an operator who deployed the webhook by hand removes it by hand.
+ */
+async function deleteWebhookWorkload(
+  client: K8sClient,
+  namespace: string,
+  log: Logger,
+): Promise<void> {
+  const refused: string[] = [];
+  for (const object of webhookWorkloadObjects(namespace)) {
+    try {
+      await deleteObject(client, object, log);
+    } catch (error) {
+      if (!isStatus(error, 403)) throw error;
+      refused.push(object.description);
+    }
+  }
+  if (refused.length > 0) {
+    log.info(
+      `Not deleted (the installer has no rights to them, see resources/rbac-webhook.yaml): ${
+        refused.join(", ")
+      }; if the webhook was deployed, delete them by hand`,
+    );
+  }
+}
+
 /** Whether the node agent's ClusterRoleBinding still exists. */
 async function nodeAgentBound(
   client: K8sClient,
@@ -229,7 +259,9 @@ export function run(
 ): Promise<number> {
   const { clock, log } = host;
   return runOnCluster(
-    { ...options, command: "cluster-uninstall" },
+    // With --all-hosts and no node to uninstall, the cluster objects still
+    // go (once no node carries kcm's label).
+    { ...options, command: "cluster-uninstall", allowNoNode: true },
     host,
     async ({ client, namespace, selected, deadline }, rows) => {
       let todo = [...selected];
@@ -289,13 +321,20 @@ export function run(
         );
         return;
       }
-      const objects = [
-        daemonSetObject(namespace),
-        ...webhookObjects(namespace),
+      for (
+        const object of [
+          daemonSetObject(namespace),
+          ...webhookObjects(namespace),
+        ]
+      ) {
+        await deleteObject(client, object, log);
+      }
+      await deleteWebhookWorkload(client, namespace, log);
+      const rest = [
         ...nodeAgentBindings(namespace),
         ...(options.deleteCrds ? reportCrdObjects() : []),
       ];
-      for (const object of objects) await deleteObject(client, object, log);
+      for (const object of rest) await deleteObject(client, object, log);
     },
   );
 }

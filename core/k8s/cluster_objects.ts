@@ -3,13 +3,19 @@
  * per-node pods: what `kcm cluster-uninstall` deletes once no node runs
  * kcm any more, each with the API path it lives at. Pure data.
  *
- * The installer's RBAC (resources/rbac.yaml) grants `delete` on exactly
- * these names. The ServiceAccounts, roles, the installer's own bindings,
+ * The installer's RBAC (resources/rbac.yaml, and resources/rbac-webhook.yaml
+ * for the webhook's workload) grants `delete` on exactly these names. The
+ * ServiceAccounts, roles, the installer's own bindings,
  * the admission policies and the namespace stay: they are the operator's
  * `kubectl apply`, undone with `kubectl delete -f resources/...`, and
  * keeping the installer's rights makes cluster-uninstall rerunnable.
  */
 
+import {
+  WEBHOOK_CA_SECRET,
+  WEBHOOK_NAME,
+  WEBHOOK_TLS_SECRET,
+} from "./webhook_objects.ts";
 import { DAEMONSET_NAME } from "./workloads.ts";
 
 /** One object to delete. */
@@ -29,18 +35,45 @@ export function daemonSetObject(namespace: string): ClusterObject {
 }
 
 /**
- * kcm's admission webhook, when it was deployed (resources/kcm-webhook.yaml):
- * the configuration the API server calls it through, which fails closed
- * once the webhook's pods are gone. The webhook's Deployment, Service and
- * Secret are the operator's own apply and stay. Deleting a configuration
- * that is not there is fine.
+ * The configuration through which the API server calls kcm's admission
+ * webhook, when there is one. It goes first: its `failurePolicy` is `Fail`,
+ * so once the webhook's pods are gone it would refuse every pod asking for
+ * dataplane cores. The installer may always delete it (resources/rbac.yaml).
  */
 export function webhookObjects(_namespace: string): ClusterObject[] {
   return [{
-    description: "MutatingWebhookConfiguration kcm-webhook",
+    description: `MutatingWebhookConfiguration ${WEBHOOK_NAME}`,
     path:
-      "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/kcm-webhook",
+      `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_NAME}`,
   }];
+}
+
+/**
+ * What runs the webhook in `namespace`, as `cluster-init --webhook` made it:
+ * Deployment, PodDisruptionBudget, Service and the two certificate
+ * Secrets. The installer may delete them only with the optional rights of
+ * resources/rbac-webhook.yaml, the same that let it create them.
+ */
+export function webhookWorkloadObjects(namespace: string): ClusterObject[] {
+  const ns = `namespaces/${namespace}`;
+  return [
+    {
+      description: `Deployment ${namespace}/${WEBHOOK_NAME}`,
+      path: `/apis/apps/v1/${ns}/deployments/${WEBHOOK_NAME}`,
+    },
+    {
+      description: `PodDisruptionBudget ${namespace}/${WEBHOOK_NAME}`,
+      path: `/apis/policy/v1/${ns}/poddisruptionbudgets/${WEBHOOK_NAME}`,
+    },
+    {
+      description: `Service ${namespace}/${WEBHOOK_NAME}`,
+      path: `/api/v1/${ns}/services/${WEBHOOK_NAME}`,
+    },
+    ...[WEBHOOK_TLS_SECRET, WEBHOOK_CA_SECRET].map((name) => ({
+      description: `Secret ${namespace}/${name}`,
+      path: `/api/v1/${ns}/secrets/${name}`,
+    })),
+  ];
 }
 
 /** The bindings that give the node agent its rights. */

@@ -25,6 +25,11 @@ export interface ClusterRunOptions {
   readonly namespace: string | undefined;
   readonly timeoutSeconds: number;
   readonly connection: ConnectionFlags;
+  /**
+   * With `--all-hosts`, go on when every node is skipped (the work has a
+   * cluster-wide part); otherwise that is an error.
+   */
+  readonly allowNoNode?: boolean;
 }
 
 /** What the work gets. */
@@ -61,6 +66,7 @@ export async function runOnCluster(
       client,
       options.hosts,
       log,
+      options.allowNoNode,
     );
     const skippedRows = skipped.map(({ name, reason }) => ({
       node: name,

@@ -129,13 +129,15 @@ export function describeSkip(reason: SkipReason): string {
 /**
  * The nodes to work on: one Node list, partitioned. Throws a `KcmError`
  * naming every `--host-list` name no Node has, before anything is done,
- * or when no node is left. Skipped nodes are logged at INFO (WARNING when
- * they were named in `--host-list`).
+ * or when no node is left (unless `allowNone`, for `--all-hosts` of a
+ * command with work beyond the nodes). Skipped nodes are logged at INFO
+ * (WARNING when they were named in `--host-list`).
  */
 export async function selectNodes(
   client: K8sClient,
   hosts: readonly string[] | "all",
   log: Logger,
+  allowNone = false,
 ): Promise<NodePartition> {
   const list = await client.request<{ items: NodeState[] }>(
     "GET",
@@ -157,7 +159,7 @@ export async function selectNodes(
     if (hosts === "all") log.info(line);
     else log.warning(line);
   }
-  if (partition.selected.length === 0) {
+  if (partition.selected.length === 0 && !(allowNone && hosts === "all")) {
     throw new KcmError(
       hosts === "all"
         ? "No node to work on: every node is skipped"

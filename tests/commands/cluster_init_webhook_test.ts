@@ -258,6 +258,68 @@ Deno.test("cluster-init --webhook deploys the webhook with its own CA, and rerun
         );
       },
     );
+
+    const clusterUninstall = () =>
+      runKcm(["cluster-uninstall", "--all-hosts", "--timeout=60"], {
+        env: { ...kcm.installer.inClusterEnv, KCM_LOG_LEVEL: "INFO" },
+      });
+    const gone = async (path: string) =>
+      assert.equal((await cp.api("GET", path)).status, 404, path);
+    const present = async (path: string) =>
+      assert.equal((await cp.api("GET", path)).status, 200, path);
+
+    await t.step(
+      "cluster-uninstall without those rights deletes the configuration and names what it leaves",
+      async () => {
+        // No node to uninstall: the cluster objects' part runs alone.
+        await cp.api("PATCH", "/api/v1/nodes/node-1", {
+          spec: { unschedulable: true },
+        }, { contentType: "application/merge-patch+json" });
+        const result = await clusterUninstall();
+        assert.equal(result.code, 0, result.stderr);
+        await gone(PATHS.config);
+        for (
+          const key of [
+            "deployment",
+            "pdb",
+            "service",
+            "tlsSecret",
+            "caSecret",
+          ] as const
+        ) {
+          await present(PATHS[key]);
+        }
+        assert.match(
+          result.stderr,
+          /INFO:root:Not deleted \(the installer has no rights to them, see resources\/rbac-webhook.yaml\): Deployment kcm-system\/kcm-webhook, PodDisruptionBudget kcm-system\/kcm-webhook, Service kcm-system\/kcm-webhook, Secret kcm-system\/kcm-webhook-tls, Secret kcm-system\/kcm-webhook-ca; if the webhook was deployed, delete them by hand\n/,
+        );
+      },
+    );
+
+    await t.step(
+      "with them, cluster-uninstall deletes everything --webhook made, and a rerun finds nothing",
+      async () => {
+        await applyManifests(cp, ["rbac-webhook.yaml"]);
+        const result = await clusterUninstall();
+        assert.equal(result.code, 0, result.stderr);
+        for (const path of Object.values(PATHS)) await gone(path);
+        assert.match(
+          result.stderr,
+          /INFO:root:Deleted Deployment kcm-system\/kcm-webhook\n/,
+        );
+        assert.match(
+          result.stderr,
+          /INFO:root:Deleted Secret kcm-system\/kcm-webhook-ca\n/,
+        );
+        const again = await clusterUninstall();
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(
+          again.stderr,
+          /INFO:root:Secret kcm-system\/kcm-webhook-ca was already gone\n/,
+        );
+        assert.doesNotMatch(again.stderr, /Not deleted/);
+      },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
