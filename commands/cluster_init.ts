@@ -190,6 +190,7 @@ export function run(options: ClusterInitOptions, host: Host): Promise<number> {
         const { image, pullPolicy, confDir, installDir } = options.settings;
         await applyWebhook(client, {
           settings: { namespace, image, pullPolicy, confDir, installDir },
+          given: options.given,
           now: host.now(),
           log,
         });

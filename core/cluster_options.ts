@@ -117,6 +117,7 @@ export function parseWorkloadFlags(invocation: ClusterInvocation): {
       image: invocation.given.has("kcm-img"),
       pullPolicy: invocation.given.has("kcm-img-pol"),
       confDir: invocation.given.has("conf-dir"),
+      installDir: invocation.given.has("install-dir"),
     },
     namespace,
   };

@@ -46,6 +46,8 @@ export interface GivenSettings {
   readonly image: boolean;
   readonly pullPolicy: boolean;
   readonly confDir: boolean;
+  /** Not read here: the daemons' pods take no install directory. */
+  readonly installDir: boolean;
 }
 
 /** Options of {@linkcode applyDaemonSet}. */

@@ -6,7 +6,10 @@
  * PodDisruptionBudget and MutatingWebhookConfiguration (with the CA bundle
  * as `caBundle`) by server-side apply, field manager `kcm`, the
  * configuration last. A rerun on a cluster that has it all changes nothing:
- * every object keeps its resourceVersion.
+ * every object keeps its resourceVersion. As with the DaemonSet, an
+ * existing Deployment keeps its image, pull policy and directories unless
+ * this run's flags give them, so a rerun with defaults never switches a
+ * running webhook (whose `failurePolicy` is `Fail`) to another image.
  *
  * Side effects: GET of each object, then one apply PATCH each; one INFO
  * line per object (created, updated with the changed fields, unchanged),
@@ -15,13 +18,14 @@
 
 import type { Logger } from "../log.ts";
 import { type FoundTls, planWebhookTls, type TlsPlan } from "../webhook_tls.ts";
-import { FIELD_MANAGER } from "./apply_daemon_set.ts";
+import { FIELD_MANAGER, type GivenSettings } from "./apply_daemon_set.ts";
 import type { K8sClient } from "./client.ts";
 import { isStatus } from "./errors.ts";
 import { diffObjects } from "./object_diff.ts";
 import {
   tlsSecret,
   WEBHOOK_CA_SECRET,
+  WEBHOOK_NAME,
   WEBHOOK_TLS_SECRET,
   webhookDnsNames,
   webhookManifest,
@@ -35,6 +39,8 @@ type ApiObject = any;
 export interface ApplyWebhookOptions {
   /** Everything but the CA bundle, which is decided here. */
   readonly settings: Omit<WebhookObjectSettings, "caBundle">;
+  /** Which settings the flags gave; the others an existing webhook keeps. */
+  readonly given: GivenSettings;
   readonly now: Date;
   readonly log: Logger;
   /** IPv4 addresses the serving certificate must name too (tests). */
@@ -101,6 +107,34 @@ function decode(data: Record<string, string> | undefined, key: string) {
   }
 }
 
+/** The settings an existing webhook Deployment runs with, where readable. */
+export function readWebhookSettings(
+  deployment: ApiObject,
+): Partial<Omit<WebhookObjectSettings, "namespace" | "caBundle">> {
+  const container = deployment?.spec?.template?.spec?.containers?.find(
+    (c: ApiObject) => c?.name === "webhook",
+  );
+  if (container === undefined) return {};
+  const command: unknown[] = Array.isArray(container.command)
+    ? container.command
+    : [];
+  const flag = (name: string) => {
+    const found = command.find((word): word is string =>
+      typeof word === "string" && word.startsWith(`--${name}=`)
+    );
+    return found?.slice(name.length + 3);
+  };
+  const found = {
+    image: container.image,
+    pullPolicy: container.imagePullPolicy,
+    confDir: flag("conf-dir"),
+    installDir: flag("install-dir"),
+  };
+  return Object.fromEntries(
+    Object.entries(found).filter(([, v]) => typeof v === "string" && v !== ""),
+  );
+}
+
 /** The parts of an object a change is reported in (never Secret data). */
 function content(object: ApiObject): unknown {
   if (object?.kind === "Secret") return undefined;
@@ -116,8 +150,8 @@ export async function applyWebhook(
   client: K8sClient,
   options: ApplyWebhookOptions,
 ): Promise<ApplyWebhookResult> {
-  const { settings, log } = options;
-  const { namespace } = settings;
+  const { log } = options;
+  const { namespace } = options.settings;
   const secretPath = (name: string) =>
     `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${name}`;
   const caSecret = await getOptional(client, secretPath(WEBHOOK_CA_SECRET));
@@ -148,6 +182,19 @@ export async function applyWebhook(
     log.info(`Webhook: new serving certificate, as ${plan.servingRenewed}`);
   }
   const { tls } = plan;
+  const existing = readWebhookSettings(
+    await getOptional(
+      client,
+      `/apis/apps/v1/namespaces/${
+        encodeURIComponent(namespace)
+      }/deployments/${WEBHOOK_NAME}`,
+    ),
+  );
+  const settings = { ...options.settings };
+  for (const key of ["image", "pullPolicy", "confDir", "installDir"] as const) {
+    const kept = existing[key];
+    if (!options.given[key] && kept !== undefined) settings[key] = kept;
+  }
   const objects = [
     tlsSecret(namespace, WEBHOOK_CA_SECRET, tls.ca),
     tlsSecret(namespace, WEBHOOK_TLS_SECRET, tls.serving, tls.caBundle),

@@ -244,6 +244,37 @@ Deno.test("cluster-init --webhook deploys the webhook with its own CA, and rerun
     );
 
     await t.step(
+      "a rerun keeps the Deployment's image and directories unless the flags give them",
+      async () => {
+        const container = async () =>
+          (await get(PATHS.deployment)).spec.template.spec.containers[0];
+        const given = await clusterInit([
+          "--kcm-img=registry.example/kcm:2",
+          "--kcm-img-pol=IfNotPresent",
+          "--install-dir=/usr/local/bin",
+        ]);
+        assert.equal(given.code, 0, given.stderr);
+        const before = await container();
+        assert.equal(before.image, "registry.example/kcm:2");
+        assert.equal(before.imagePullPolicy, "IfNotPresent");
+        assert.ok(before.command.includes("--install-dir=/usr/local/bin"));
+        const version = (await get(PATHS.deployment)).metadata.resourceVersion;
+        // Defaults only: nothing of the running webhook changes.
+        const defaults = await clusterInit();
+        assert.equal(defaults.code, 0, defaults.stderr);
+        assert.deepEqual(await container(), before);
+        assert.equal(
+          (await get(PATHS.deployment)).metadata.resourceVersion,
+          version,
+        );
+        assert.match(
+          defaults.stderr,
+          /Deployment kcm-system\/kcm-webhook unchanged/,
+        );
+      },
+    );
+
+    await t.step(
       "without the optional rights, a 403 names what is missing",
       async () => {
         await cp.api(
