@@ -64,3 +64,20 @@ export function oneLine(text: string): string {
 export function quote(value: unknown): string {
   return `"${String(value).replace(CONTROL_OR_QUOTE, escape)}"`;
 }
+
+/**
+ * {@linkcode quote} of `value` cut to its first `max` characters, marked
+ * with `...`: for values a user wrote that may be long (a command line, an
+ * annotation), shown in a message that must stay short.
+ *
+ * @example
+ * ```ts
+ * import { quoteShort } from "./quote.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(quoteShort("x".repeat(70), 4), '"xxxx..."');
+ * assert.equal(quoteShort("a\nb"), '"a\\nb"');
+ * ```
+ */
+export function quoteShort(value: string, max = 60): string {
+  return quote(value.length > max ? `${value.slice(0, max)}...` : value);
+}

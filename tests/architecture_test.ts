@@ -56,6 +56,7 @@ const PURE = [
   "core/webhook/admission_review.ts",
   "core/webhook/container_cores.ts",
   "core/webhook/json_patch.ts",
+  "core/webhook/host_volumes.ts",
   "core/webhook/mutate_pod.ts",
   "core/webhook/names.ts",
   "core/webhook/pod.ts",
