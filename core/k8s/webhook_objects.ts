@@ -100,6 +100,8 @@ function deployment(settings: WebhookObjectSettings): Dict {
       template: {
         metadata: { labels: labels() },
         spec: {
+          // With failurePolicy Fail, pods asking for cores wait on it.
+          priorityClassName: "system-cluster-critical",
           // The webhook never calls the API server.
           automountServiceAccountToken: false,
           enableServiceLinks: false,
