@@ -25,6 +25,7 @@ import * as isolate from "./commands/isolate.ts";
 import type { CommandModule } from "./core/command.ts";
 import { errorMessage, KcmError, UsageError } from "./core/errors.ts";
 import { createHost, type Host, writeAll } from "./core/host.ts";
+import { oneLine } from "./core/quote.ts";
 import { HELP, USAGE_SECTION, VERSION } from "./core/usage.ts";
 
 /** Each command's module, as a type only: no code is loaded from here. */
@@ -37,6 +38,9 @@ type CommandModules = {
   "isolate": typeof isolate;
   "install": typeof import("./commands/install.ts");
   "node-report": typeof import("./commands/node_report.ts");
+  "uninstall": typeof import("./commands/uninstall.ts");
+  "cluster-uninstall": typeof import("./commands/cluster_uninstall.ts");
+  "webhook": typeof import("./commands/webhook.ts");
 };
 
 /** Where each command's module is, relative to this file. */
@@ -49,6 +53,9 @@ const MODULE_PATHS: { readonly [C in CommandName]: string } = {
   "isolate": "./commands/isolate.ts",
   "install": "./commands/install.ts",
   "node-report": "./commands/node_report.ts",
+  "uninstall": "./commands/uninstall.ts",
+  "cluster-uninstall": "./commands/cluster_uninstall.ts",
+  "webhook": "./commands/webhook.ts",
 };
 
 /** What main needs of each command's module. */
@@ -108,8 +115,9 @@ export async function main(
     return await runCommand<CommandName>(line, createHost(env));
   } catch (error) {
     if (error instanceof KcmError) {
-      let text = `kcm: error: ${error.message}\n`;
-      if (error.hint) text += `hint: ${error.hint}\n`;
+      // One line each, whatever the message quotes (core/quote.ts).
+      let text = `kcm: error: ${oneLine(error.message)}\n`;
+      if (error.hint) text += `hint: ${oneLine(error.hint)}\n`;
       if (error instanceof UsageError) text += USAGE_SECTION + "\n";
       if (debug) text += describeCause(error);
       await writeAll(Deno.stderr, text);
@@ -118,7 +126,7 @@ export async function main(
     await writeAll(
       Deno.stderr,
       `kcm: internal error (a bug in kcm, please report it): ${
-        errorMessage(error)
+        oneLine(errorMessage(error))
       }\n${describeCause(error)}`,
     );
     return 70;

@@ -7,6 +7,9 @@
  */
 
 import { join } from "node:path";
+import { readIsolatedCpus, readTopology } from "../core/sysfs.ts";
+import { TOPOLOGY_FILE } from "../core/record_document.ts";
+import { formatTopologyRecord } from "../core/topology_record.ts";
 
 /** One cpu list and the pids in its tasks file. */
 export interface BenchList {
@@ -50,6 +53,25 @@ export async function writeConfigDir(
     await inBatches(pool.lists, (list) => Deno.mkdir(join(dir, list.name)));
   }
   await writeTasksFiles(confDir, pools);
+}
+
+/**
+ * Writes `<confDir>/topology.json` for the machine of `sysRoot` (default
+ * this one), as `kcm init` would: what `isolate` reads on every run of a
+ * directory init made.
+ */
+export async function writeTopologyRecord(
+  confDir: string,
+  sysRoot = "/sys",
+): Promise<void> {
+  const [topology, isolated] = await Promise.all([
+    readTopology(sysRoot),
+    readIsolatedCpus(sysRoot),
+  ]);
+  await Deno.writeTextFile(
+    join(confDir, TOPOLOGY_FILE),
+    formatTopologyRecord({ topology, isolated }),
+  );
 }
 
 /** Rewrites every tasks file of `pools` (e.g. after reconcile trimmed them). */

@@ -8,7 +8,8 @@
 
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
-import { connectK8s, LOOP_RETRY } from "../core/k8s/client.ts";
+import { connectK8s } from "../core/k8s/client.ts";
+import { LOOP_RETRY } from "../core/k8s/request_policy.ts";
 import { retryOnConflict } from "../core/k8s/conflict.ts";
 import { isStatus } from "../core/k8s/errors.ts";
 import {

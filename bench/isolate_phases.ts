@@ -34,7 +34,9 @@ lap("importAffinity");
 
 const { lockConfig } = await import("../core/config_lock.ts");
 const { readPool } = await import("../core/config_read.ts");
-const { writeTasks, removeTask } = await import("../core/config_write.ts");
+const { writeManyTasks, removeTaskFromLists } = await import(
+  "../core/config_write.ts"
+);
 const { readSelfIdentity, ownNamespaceProblem, findChildPid, readStartTime } =
   await import("../core/proc_identity.ts");
 const { startChild } = await import("../core/process.ts");
@@ -43,6 +45,8 @@ const { ConfinedDir } = await import("../core/confined_dir.ts");
 const { HeldClaim, removeClaim } = await import("../core/claim_file.ts");
 const { claimId } = await import("../core/owners.ts");
 const { writeFileAtomic } = await import("../core/atomic_write.ts");
+const { assignmentEnv } = await import("../core/assignment_env.ts");
+const { readRecordNumaNodes } = await import("../core/record_file.ts");
 const { chooseCpuList } = await import("../commands/isolate.ts");
 mark = performance.now();
 
@@ -52,33 +56,47 @@ const self = readSelfIdentity("/proc");
 const pid = self.pid;
 ownNamespaceProblem("/proc");
 lap("readSelfIdentity");
+const nodeOf = readRecordNumaNodes(confDir);
+lap("readRecord");
 const lock = await lockConfig(confDir, true, { timeoutMs: 30_000 });
 lap("lock");
 const pool = readPool(confDir, poolName);
 if (pool === undefined) throw new Error(`no pool ${poolName}`);
 const chosen = chooseCpuList(pool, Math.random)!;
 const list = chosen.name;
+const allocation = {
+  lists: [{ name: list, cpus: chosen.cpus, free: true }],
+  cpus: chosen.cpus,
+  numaNodes: [
+    ...new Set(
+      chosen.cpus.toArray().flatMap((cpu) => {
+        const node = nodeOf?.get(cpu);
+        return node === undefined ? [] : [node];
+      }),
+    ),
+  ],
+  warnings: [],
+};
 lap("readPool");
 const root = ConfinedDir.openRoot(confDir);
 const claim = HeldClaim.create(root, claimId(self), self);
 lap("claimFile");
-writeTasks(
-  confDir,
-  poolName,
+writeManyTasks(confDir, [{
+  pool: poolName,
   list,
-  [...chosen.tasks, pid],
-  new Map([[pid, { start: self.start, claim: claim.id }]]),
-);
+  tasks: [...chosen.tasks, pid],
+  added: new Map([[pid, { start: self.start, claim: claim.id }]]),
+}]);
 lap("addTask");
 await lock.release();
 lap("unlock");
-pinProcess(chosen.cpus);
+pinProcess(allocation.cpus);
 lap("pinFirst");
 const child = startChild({
   command: "true",
   args: [],
-  env: { KCM_CPUS_ASSIGNED: list },
-  cpus: chosen.cpus,
+  env: assignmentEnv(allocation),
+  cpus: allocation.cpus,
 });
 lap("spawn");
 const exit = relay.supervise(child);
@@ -91,7 +109,7 @@ lap("recordChild");
 await exit;
 lap("wait");
 const lock2 = await lockConfig(confDir, true, { timeoutMs: 30_000 });
-removeTask(confDir, poolName, list, pid);
+removeTaskFromLists(confDir, poolName, [list], pid);
 removeClaim(root, claim.id);
 await lock2.release();
 claim.close();

@@ -5,11 +5,17 @@
  * physical floor) and bench/floor_spawn.ts (the runtime floor: Deno that
  * only spawns `true`). Also times variants that split kcm's cost from the
  * outside (an empty program, `--version`, `--no-affinity`, a tmpfs config
- * directory) and the phases inside one run (bench/isolate_phases.ts).
+ * directory), a placed claim (`--cores=2`: the allocator and the whole
+ * topology record loaded) and the phases inside one run
+ * (bench/isolate_phases.ts). The config directory holds this machine's
+ * topology record, as `kcm init` writes it. Two more show what kcm avoids
+ * or pays for the 2017 tool's behaviour: an empty program importing
+ * `node:fs` (bench/floor_node_fs.ts), and isolate on a tasks file owned by
+ * another user, which it gives back by fchown (as root only).
  */
 
 import { join } from "node:path";
-import { writeConfigDir } from "./fixtures.ts";
+import { writeConfigDir, writeTopologyRecord } from "./fixtures.ts";
 import {
   DENO,
   formatMs,
@@ -24,10 +30,12 @@ import type { BenchOptions } from "./options.ts";
 
 const CPUS = "1";
 
+/** Pool `infra` of one list, with this machine's record as init writes. */
 async function makeInfra(confDir: string): Promise<void> {
   await writeConfigDir(confDir, [
     { name: "infra", exclusive: false, lists: [{ name: CPUS, tasks: [] }] },
   ]);
+  await writeTopologyRecord(confDir);
 }
 
 /** Runs benchmark 1 and returns its table rows. */
@@ -42,8 +50,18 @@ export async function benchIsolateStartup(
   });
   try {
     const confDir = join(tmp, "kcm"), shmConf = join(shm, "kcm");
+    const ownedConf = join(tmp, "owned");
     await makeInfra(confDir);
     await makeInfra(shmConf);
+    await makeInfra(ownedConf);
+    const asRoot = Deno.uid() === 0;
+    if (asRoot) {
+      const tasks = join(ownedConf, "pools/infra", CPUS, "tasks");
+      await Deno.chown(tasks, 65534, 65534);
+      await Deno.chmod(tasks, 0o660);
+    } else {
+      console.log("  (not root: no run on a tasks file of another owner)");
+    }
     const main = repoPath("main.ts");
     const deno = (...args: string[]) => async () =>
       (await timeCommand({
@@ -70,6 +88,11 @@ export async function benchIsolateStartup(
       version: deno(main, "--version"),
       noAffinity: isolate(confDir, "--no-affinity"),
       tmpfsConf: isolate(shmConf),
+      emptyNodeFs: deno(repoPath("bench/floor_node_fs.ts")),
+      ...(asRoot ? { otherOwner: isolate(ownedConf) } : {}),
+      // A shared pool ignores the count, but the claim is still placed:
+      // the allocator and the whole topology record are loaded.
+      placed: isolate(confDir, "--cores=2"),
     }, { warmup: 2 });
     const m: Record<string, number> = {};
     for (const [name, values] of Object.entries(samples)) {
@@ -138,6 +161,18 @@ export async function benchIsolateStartup(
         formatMs(m.kcm! - m.tmpfsConf!)
       }`,
     );
+    console.log(
+      `    node:fs import (emptyNodeFs-empty)     ${
+        formatMs(m.emptyNodeFs! - m.empty!)
+      }`,
+    );
+    if (m.otherOwner !== undefined) {
+      console.log(
+        `    tasks of another owner (otherOwner-kcm) ${
+          formatMs(m.otherOwner - m.kcm!)
+        }`,
+      );
+    }
 
     return [
       timeRow(
@@ -165,6 +200,26 @@ export async function benchIsolateStartup(
         m.noAffinity!,
         "floor_spawn.ts",
         m.floorSpawn!,
+      ),
+      timeRow(
+        "1. empty program importing node:fs",
+        m.emptyNodeFs!,
+        "floor_empty.ts",
+        m.empty!,
+      ),
+      ...(m.otherOwner === undefined ? [] : [
+        timeRow(
+          "1. isolate, tasks file of another owner (fchown)",
+          m.otherOwner,
+          "isolate, own tasks file",
+          m.kcm!,
+        ),
+      ]),
+      timeRow(
+        "1. isolate --cores=2 (allocator, whole record)",
+        m.placed!,
+        "isolate of one list",
+        m.kcm!,
       ),
     ];
   } finally {

@@ -5,7 +5,10 @@
  * floor (bench/floor_spawn.ts) and `taskset -c 1 true`, so that a change's
  * effect is measured side by side on a noisy machine. Each checkout runs
  * from its own directory, with its own config directory on the system
- * temp dir (the disk, as in benchmark 1).
+ * temp dir (the disk, as in benchmark 1). Every config directory holds
+ * this machine's topology record, as one `kcm init` made would (a kcm
+ * that predates the record ignores it); `hereNoRecord` is this checkout
+ * on a directory without one (made by the 2017 tool).
  *
  * Usage: deno run --allow-all bench/isolate_versus.ts <other-checkout> [rounds]
  *
@@ -14,7 +17,7 @@
  */
 
 import { join } from "node:path";
-import { writeConfigDir } from "./fixtures.ts";
+import { writeConfigDir, writeTopologyRecord } from "./fixtures.ts";
 import {
   DENO,
   formatMs,
@@ -33,11 +36,12 @@ if (other === undefined) {
 const here = repoPath("").replace(/\/$/, "");
 const tmp = await Deno.makeTempDir({ prefix: "kcm-bench-versus-" });
 try {
-  const isolate = async (checkout: string, name: string) => {
+  const isolate = async (checkout: string, name: string, record = true) => {
     const confDir = join(tmp, name);
     await writeConfigDir(confDir, [
       { name: "infra", exclusive: false, lists: [{ name: "1", tasks: [] }] },
     ]);
+    if (record) await writeTopologyRecord(confDir);
     return async () =>
       (await timeCommand({
         command: DENO,
@@ -71,16 +75,23 @@ try {
       (await timeCommand({ command: "taskset", args: ["-c", "1", "true"] })).ms,
     other: await isolate(other, "other"),
     here: await isolate(here, "here"),
+    hereNoRecord: await isolate(here, "hereNoRecord", false),
   }, { warmup: 2 });
+  // Per-round ratios against the other checkout: each pair ran back to
+  // back, so a slow spell of the machine falls on both.
+  const paired = (name: string) =>
+    median(samples[name]!.map((ms, i) => ms / samples.other![i]!));
   const floor = median(samples.floorSpawn!);
   const taskset = median(samples.taskset!);
   console.log(`${roundsText} interleaved rounds, medians:`);
   for (const [name, values] of Object.entries(samples)) {
     const m = median(values);
     console.log(
-      `  ${name.padEnd(10)} ${formatMs(m).padStart(8)}  ${
+      `  ${name.padEnd(12)} ${formatMs(m).padStart(8)}  ${
         (m / floor).toFixed(2)
-      }x floor_spawn  ${(m / taskset).toFixed(1)}x taskset`,
+      }x floor_spawn  ${(m / taskset).toFixed(1)}x taskset  ${
+        paired(name).toFixed(3)
+      }x other (median of per-round ratios)`,
     );
   }
 } finally {

@@ -2,37 +2,56 @@
  * `kcm cluster-init`: prepare nodes of a cluster for kcm.
  *
  * Every flag is checked before any API call. The nodes are `--host-list`
- * (each must exist) or, with `--all-hosts`, every schedulable Node. For
- * each node a one-shot setup pod runs the chosen commands among init,
- * install and discover in list order (see core/k8s/workloads.ts); a setup
- * pod of an earlier run is deleted first. When every setup pod has ended,
- * reconcile and node-report go into the `kcm-daemons` DaemonSet, created or
- * updated to cover the nodes that succeeded (nodes already in it stay).
+ * (each must exist) or, with `--all-hosts`, every Node; nodes that are
+ * NotReady, unreachable or cordoned are skipped with a message, and
+ * `--all-hosts` also skips control-plane nodes (see node_selection.ts).
+ * For each node a one-shot setup pod runs the chosen commands among init,
+ * install and discover in list order (see workloads.ts); each node goes on
+ * its own, so one stuck node never holds up the others (one_shot_pods.ts).
+ * Then reconcile and node-report (and a periodic discover, when discover
+ * is in the list) go into the `kcm-daemons` DaemonSet, which runs on every
+ * node discover labelled: created, or converged by server-side apply
+ * towards what this run's flags say, with each change logged
+ * (apply_daemon_set.ts). With `--webhook`, the admission webhook goes into
+ * the same namespace with a CA and serving certificate of its own, kept
+ * across reruns while they are good (apply_webhook.ts); its Deployment
+ * takes this run's image, pull policy and directories.
  *
- * Progress goes to the log at INFO, one line per node state change; a
- * failure or the `--timeout` ends with ERROR lines naming node, pod,
- * container, reason and the last lines of the container's log, and exit 1.
- * Objects go to `--namespace`, default the namespace kcm runs in.
+ * Progress goes to the log at INFO. At the end a table on stdout gives
+ * every node's result (ok, failed, timed out, skipped); any node that is
+ * not ok makes the exit status 1. Objects go to `--namespace`, default the
+ * namespace kcm runs in.
  */
 
 import type { Invocation } from "../core/command.ts";
-import { KcmError, UsageError } from "../core/errors.ts";
+import { parseHosts, parseWorkloadFlags } from "../core/cluster_options.ts";
+import { UsageError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
-import { applyDaemonSet } from "../core/k8s/apply_daemon_set.ts";
-import { connectK8s } from "../core/k8s/client.ts";
-import { explainApiError } from "../core/k8s/errors.ts";
-import { isDns1123Subdomain } from "../core/k8s/node_name.ts";
-import { selectNodes } from "../core/k8s/node_selection.ts";
-import { runSetupPods } from "../core/k8s/setup_pods.ts";
+import {
+  applyDaemonSet,
+  type GivenSettings,
+} from "../core/k8s/apply_daemon_set.ts";
+import { applyWebhook } from "../core/k8s/apply_webhook.ts";
+import { runOnCluster } from "../core/k8s/cluster_run.ts";
+import {
+  type ConnectionFlags,
+  connectionFlags,
+} from "../core/connection_flags.ts";
+import { resultRow } from "../core/k8s/node_table.ts";
+import { runOneShotPods } from "../core/k8s/one_shot_pods.ts";
 import {
   type ClusterCommand,
   DAEMON_COMMANDS,
   type DaemonCommand,
+  type DaemonContainer,
+  daemonContainerOf,
   ONE_SHOT_COMMANDS,
   type OneShotCommand,
+  setupPod,
   setupPodName,
   type WorkloadSettings,
 } from "../core/k8s/workloads.ts";
+import { quote } from "../core/quote.ts";
 
 const COMMANDS: readonly ClusterCommand[] = [
   "init",
@@ -41,7 +60,6 @@ const COMMANDS: readonly ClusterCommand[] = [
   "reconcile",
   "nodereport",
 ];
-const PULL_POLICIES = ["Never", "IfNotPresent", "Always"];
 
 /** Options of `kcm cluster-init`. */
 export interface ClusterInitOptions {
@@ -49,9 +67,14 @@ export interface ClusterInitOptions {
   readonly hosts: readonly string[] | "all";
   readonly commands: readonly ClusterCommand[];
   readonly settings: WorkloadSettings;
+  /** Which settings were given on the command line (not defaulted). */
+  readonly given: GivenSettings;
   readonly timeoutSeconds: number;
+  /** `--webhook`: also deploy the admission webhook. */
+  readonly webhook: boolean;
   /** `--namespace`, else undefined (the namespace kcm runs in). */
   readonly namespace: string | undefined;
+  readonly connection: ConnectionFlags;
 }
 
 function splitList(text: string): string[] {
@@ -66,51 +89,14 @@ function splitList(text: string): string[] {
 export function parse(
   invocation: Invocation<"cluster-init">,
 ): ClusterInitOptions {
-  const {
-    "host-list": hostList,
-    "all-hosts": allHosts,
-    "kcm-img": image,
-    "kcm-img-pol": pullPolicy,
-    "conf-dir": confDir,
-    "install-dir": installDir,
-    "num-dp-cores": numDpCores,
-    "num-cp-cores": numCpCores,
-    timeout: timeoutSeconds,
-    namespace,
-  } = invocation.options;
-  if (allHosts && hostList !== undefined) {
-    throw new UsageError("Give either --host-list or --all-hosts, not both");
-  }
-  if (!allHosts && hostList === undefined) {
-    throw new UsageError("cluster-init needs --host-list or --all-hosts");
-  }
-  let hosts: string[] | "all" = "all";
-  if (hostList !== undefined) {
-    hosts = splitList(hostList);
-    for (const host of hosts) {
-      if (host === "") {
-        throw new UsageError(`--host-list has an empty entry: "${hostList}"`);
-      }
-      if (!isDns1123Subdomain(host)) {
-        throw new UsageError(
-          `--host-list: "${host}" is not a valid node name (lowercase letters, digits, "-" and ".")`,
-        );
-      }
-      if (setupPodName(host).length > 253) {
-        throw new UsageError(`--host-list: node name "${host}" is too long`);
-      }
-    }
-    const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
-    if (twice !== undefined) {
-      throw new UsageError(`--host-list names "${twice}" twice`);
-    }
-  }
-
+  const hosts = parseHosts(invocation, setupPodName);
   const commands = splitList(invocation.options["kcm-cmd-list"]);
   for (const command of commands) {
     if (!(COMMANDS as readonly string[]).includes(command)) {
       throw new UsageError(
-        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got "${command}"`,
+        `KCM command should be one of ['init', 'discover', 'install', 'reconcile', 'nodereport'], got ${
+          quote(command)
+        }`,
       );
     }
   }
@@ -119,108 +105,96 @@ export function parse(
   }
   const repeated = commands.find((c, i) => commands.indexOf(c) !== i);
   if (repeated !== undefined) {
-    throw new UsageError(`--kcm-cmd-list names "${repeated}" twice`);
+    throw new UsageError(`--kcm-cmd-list names ${quote(repeated)} twice`);
   }
-
-  if (!PULL_POLICIES.includes(pullPolicy)) {
-    throw new UsageError(
-      "Image pull policy should be one of ['Never', 'IfNotPresent', 'Always']",
-    );
-  }
-  if (image === "") throw new UsageError("--kcm-img must not be empty");
-  for (
-    const [name, path] of [
-      ["conf-dir", confDir],
-      ["install-dir", installDir],
-    ] as const
-  ) {
-    if (!path.startsWith("/")) {
-      throw new UsageError(
-        `--${name} must be an absolute host path, got "${path}"`,
-      );
-    }
-  }
-  if (
-    namespace !== undefined &&
-    !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)
-  ) {
-    throw new UsageError(
-      `--namespace: "${namespace}" is not a valid namespace`,
-    );
-  }
+  const { settings, given, namespace } = parseWorkloadFlags(invocation);
+  const { options } = invocation;
   return {
     hosts,
     commands: commands as ClusterCommand[],
     settings: {
-      image,
-      pullPolicy,
-      confDir,
-      installDir,
-      numDpCores,
-      numCpCores,
+      ...settings,
+      numDpCores: options["num-dp-cores"],
+      numCpCores: options["num-cp-cores"],
     },
-    timeoutSeconds,
+    given,
+    timeoutSeconds: options.timeout,
+    webhook: options.webhook,
     namespace,
+    connection: connectionFlags(invocation.options),
   };
 }
 
-/** Runs `kcm cluster-init`. */
-export async function run(
-  options: ClusterInitOptions,
-  host: Host,
-): Promise<number> {
-  const { clock, log } = host;
-  const deadline = clock.now() + options.timeoutSeconds * 1000;
-  const client = await connectK8s(host.env, { log, clock });
-  try {
-    const namespace = options.namespace ?? client.namespace;
-    const nodes = await selectNodes(client, options.hosts, log);
-    log.info(
-      `cluster-init: nodes ${nodes.join(", ")}; commands ${
-        options.commands.join(", ")
-      }; namespace ${namespace}`,
-    );
-    const oneShot = options.commands.filter((c): c is OneShotCommand =>
-      (ONE_SHOT_COMMANDS as readonly string[]).includes(c)
-    );
-    const daemons = options.commands.filter((c): c is DaemonCommand =>
+/** The daemon containers `commands` ask for. */
+function daemonContainers(
+  commands: readonly ClusterCommand[],
+): DaemonContainer[] {
+  const containers: DaemonContainer[] = commands
+    .filter((c): c is DaemonCommand =>
       (DAEMON_COMMANDS as readonly string[]).includes(c)
-    );
-    let succeeded = nodes;
-    let failed: string[] = [];
-    if (oneShot.length > 0) {
-      ({ succeeded, failed } = await runSetupPods(client, nodes, {
-        namespace,
-        commands: oneShot,
-        settings: options.settings,
-        deadline,
-        clock,
-        log,
-      }));
-    }
-    if (daemons.length > 0 && succeeded.length > 0) {
-      await applyDaemonSet(client, succeeded, {
-        namespace,
-        commands: daemons,
-        settings: options.settings,
-        clock,
-        log,
-      });
-    }
-    if (failed.length > 0) {
-      throw new KcmError(
-        `cluster-init failed on ${failed.length} of ${nodes.length} nodes: ${
-          failed.join(", ")
-        }`,
-        1,
-        { hint: "see the ERROR lines above for the pod, container and log" },
-      );
-    }
-    log.info(`cluster-init done on ${nodes.length} nodes`);
-    return 0;
-  } catch (error) {
-    throw explainApiError("cluster-init", error);
-  } finally {
-    client.close();
+    )
+    .map(daemonContainerOf);
+  // A DaemonSet that runs daemons also rediscovers, when discover is asked
+  // for: a re-registered Node gets kcm's capacity, label and taint back.
+  if (containers.length > 0 && commands.includes("discover")) {
+    containers.push("discover");
   }
+  return containers;
+}
+
+/** Runs `kcm cluster-init`. */
+export function run(options: ClusterInitOptions, host: Host): Promise<number> {
+  const { clock, log } = host;
+  return runOnCluster(
+    { ...options, command: "cluster-init" },
+    host,
+    async ({ client, namespace, selected, deadline }, rows) => {
+      log.info(
+        `cluster-init: ${selected.length} node${
+          selected.length === 1 ? "" : "s"
+        }; commands ${options.commands.join(", ")}; namespace ${namespace}`,
+      );
+      const oneShot = options.commands.filter((c): c is OneShotCommand =>
+        (ONE_SHOT_COMMANDS as readonly string[]).includes(c)
+      );
+      let succeeded = selected.length;
+      if (oneShot.length > 0) {
+        const results = await runOneShotPods(client, selected, {
+          namespace,
+          component: "setup",
+          podName: setupPodName,
+          pod: (node) => setupPod(node, oneShot, options.settings),
+          doing: `running ${oneShot.join(", ")}`,
+          deadline,
+          clock,
+          log,
+        });
+        rows.push(...results.map(resultRow));
+        succeeded = results.filter((r) => r.outcome === "succeeded").length;
+      } else {
+        rows.push(
+          ...selected.map((node) => ({ node, result: "ok", detail: "" })),
+        );
+      }
+      const containers = daemonContainers(options.commands);
+      if (containers.length > 0 && succeeded > 0) {
+        await applyDaemonSet(client, {
+          namespace,
+          containers,
+          settings: options.settings,
+          given: options.given,
+          log,
+        });
+      }
+      if (options.webhook) {
+        const { image, pullPolicy, confDir, installDir } = options.settings;
+        await applyWebhook(client, {
+          settings: { namespace, image, pullPolicy, confDir, installDir },
+          given: options.given,
+          now: host.now(),
+          log,
+        });
+      }
+    },
+  );
 }

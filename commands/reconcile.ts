@@ -113,6 +113,8 @@ export function reconcileRound(
     true,
     { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
     () => {
+      // The pools' exclusive flags play no part here, and are not read: a
+      // pool without one is reclaimed like any other.
       const { state, findings } = surveyConfig(confDir);
       for (const finding of findings) {
         const line = `Skipped: ${finding.message}`;

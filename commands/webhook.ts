@@ -5,9 +5,14 @@
  * for the server). Serves until SIGTERM or SIGINT, then drains and exits 0.
  */
 
-import type { Host } from "../core/host.ts";
+import type { Invocation } from "../core/command.ts";
 import { UsageError } from "../core/errors.ts";
-import { type WebhookOptions } from "../core/webhook/server.ts";
+import type { Host } from "../core/host.ts";
+import {
+  ListenAddressSyntaxError,
+  parseListenAddress,
+} from "../core/listen_address.ts";
+import type { WebhookOptions } from "../core/webhook/server.ts";
 import {
   injectionSettings,
   WebhookSettingError,
@@ -16,30 +21,35 @@ import {
 export type { WebhookOptions };
 
 /**
- * Checks options that are already typed (the command line's grammar made
- * them strings and numbers): the directories as `injectionSettings` wants
- * them, both TLS files named, a port in range. Throws `UsageError`.
+ * Checks what the grammar could not: the directories as
+ * `injectionSettings` wants them (absolute, distinct, not under /proc),
+ * both TLS files named, `--listen` an `<addr>:<port>`. Throws `UsageError`.
  */
-export function parse(options: WebhookOptions): WebhookOptions {
-  let settings;
-  try {
-    settings = injectionSettings(options.confDir, options.installDir);
-  } catch (error) {
-    if (error instanceof WebhookSettingError) {
-      throw new UsageError(error.message);
-    }
-    throw error;
-  }
-  if (options.tlsCertFile === "" || options.tlsKeyFile === "") {
+export function parse(invocation: Invocation<"webhook">): WebhookOptions {
+  const { options } = invocation;
+  const cert = options["tls-cert"];
+  const key = options["tls-key"];
+  if (cert === undefined || cert === "" || key === undefined || key === "") {
     throw new UsageError(
       "webhook needs --tls-cert=<file> and --tls-key=<file>",
     );
   }
-  const { port } = options.listen;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`--listen has a port out of range: ${port}`);
+  try {
+    return {
+      ...injectionSettings(options["conf-dir"], options["install-dir"]),
+      tlsCertFile: cert,
+      tlsKeyFile: key,
+      listen: parseListenAddress(options.listen),
+    };
+  } catch (error) {
+    if (error instanceof WebhookSettingError) {
+      throw new UsageError(error.message);
+    }
+    if (error instanceof ListenAddressSyntaxError) {
+      throw new UsageError(`--listen: ${error.message}`);
+    }
+    throw error;
   }
-  return { ...options, ...settings };
 }
 
 /** Runs `kcm webhook` until the host's stop signal; resolves to 0. */

@@ -148,7 +148,8 @@ function result(chosen: readonly Candidate[], why: string | null): Allocation {
  * Chooses the lists a claim takes from `pool`.
  *
  * Exclusive pool, `count` = n lists, all or nothing:
- * 1. n must not exceed the pool's lists (`pool-too-small`).
+ * 1. n must not exceed the pool's lists (`pool-too-small`; for n = 1, an
+ *    empty pool is `not-enough-free`, the reference's message).
  * 2. With `numaNode` or `socketId`, only lists whose CPUs all lie on that
  *    node or socket count; an id the topology lacks is `unknown-numa-node`
  *    or `unknown-socket`, fewer than n free there is
@@ -239,7 +240,8 @@ export function allocateLists(
     );
   }
 
-  if (count > pool.lists.length) {
+  // One list from an empty pool keeps the reference's "No free cpu lists".
+  if (count > 1 && count > pool.lists.length) {
     throw new AllocationError(pool.name, {
       reason: "pool-too-small",
       requested: count,

@@ -3,6 +3,7 @@
  * and as the one line `isolate` prints ({@linkcode AllocationError}).
  */
 
+import { oneLine } from "./quote.ts";
 import { ResourceError } from "./errors.ts";
 
 /** A NUMA node or a socket a claim was restricted to. */
@@ -122,7 +123,7 @@ export class AllocationError extends ResourceError {
         failure.taken > 0 ||
       failure.reason === "not-enough-free-there";
     super(
-      describeFailure(pool, failure),
+      describeFailure(oneLine(pool), failure),
       1,
       freeable
         ? {

@@ -11,12 +11,23 @@
  * written without it (core/config_write.ts says why); installed binaries
  * with it.
  *
+ * A rename makes a new file, owned by whoever runs kcm with kcm's mode. With
+ * `keepOwnership` the new file gets the replaced file's owner, group and
+ * permission bits before the rename (core/raw_fs.ts, by descriptor), so a
+ * tool that shares the directory under another user keeps its access.
+ *
+ * {@linkcode writeFileAtomic} reaches a directory whose path is not UTF-8
+ * through `/proc/self/fd` (core/raw_fs.ts); the file's own name must be
+ * UTF-8. Staged writes take a path Deno can use.
+ *
  * Side effects: creates, writes, renames and removes files in the target's
- * directory.
+ * directory; with `keepOwnership`, changes the owner and mode of the new
+ * file.
  */
 
 import { baseName, dirName, joinPath } from "./paths.ts";
-import { FileWriteError } from "./errors.ts";
+import { FileWriteError, osErrorCode } from "./errors.ts";
+import { matchOwnership, ownershipOf, withUsablePath } from "./raw_fs.ts";
 
 /** How a file is written. */
 export interface AtomicWriteOptions {
@@ -24,6 +35,12 @@ export interface AtomicWriteOptions {
   readonly mode?: number;
   /** Exact permission bits to set before the rename (the umask ignored). */
   readonly chmod?: number;
+  /**
+   * Give the new file the owner, group and permission bits of the file it
+   * replaces, if there is one (default false). Without the right to give
+   * a file away (kcm not root), the owner is kcm's and the rest is kept.
+   */
+  readonly keepOwnership?: boolean;
   /**
    * Fsync the file before the rename and its directory after it (default
    * true). Without it the rename is still atomic, but a power loss may
@@ -109,6 +126,55 @@ function removeQuietly(path: string): void {
 }
 
 /**
+ * Runs `use` with a path to `path` that Deno's API can open: `path`
+ * itself, or one through `/proc/self/fd` when its directory's name is not
+ * UTF-8.
+ */
+function inDirectory<T>(path: string, use: (path: string) => T): T {
+  return withUsablePath(
+    dirName(path),
+    (dir) => use(joinPath(dir, baseName(path))),
+  );
+}
+
+/**
+ * Gives `temp` (open as `file`) the owner and mode of `target`, if it is a
+ * regular file (a link is not followed: its target's owner is not kcm's
+ * to copy).
+ */
+function keepOwnership(target: string, temp: string, file: Deno.FsFile): void {
+  let old: Deno.FileInfo;
+  try {
+    old = Deno.lstatSync(target);
+  } catch (error) {
+    if (osErrorCode(error) === "ENOENT") return;
+    throw error;
+  }
+  if (old.isFile) matchOwnership(temp, file, ownershipOf(old));
+}
+
+/** Writes `data` to a fresh temporary file beside `path`; returns its path. */
+function writeTemp(
+  path: string,
+  data: string,
+  options: AtomicWriteOptions,
+  durable: boolean,
+): string {
+  const temp = tempPathFor(path);
+  try {
+    using file = createTemp(temp, options.mode ?? 0o644);
+    writeAllSync(file, data);
+    if (options.chmod !== undefined) Deno.chmodSync(temp, options.chmod);
+    if (options.keepOwnership) keepOwnership(path, temp, file);
+    if (durable) file.syncSync();
+  } catch (error) {
+    removeQuietly(temp);
+    throw error;
+  }
+  return temp;
+}
+
+/**
  * Replaces `path` with `data`, synchronously: kcm calls it under the config
  * lock, where nothing else is waiting. Throws {@linkcode FileWriteError}.
  */
@@ -118,32 +184,40 @@ export function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): void {
   const durable = options.durable ?? true;
-  const temp = tempPathFor(path);
   try {
-    {
-      using file = createTemp(temp, options.mode ?? 0o644);
-      writeAllSync(file, data);
-      if (options.chmod !== undefined) Deno.chmodSync(temp, options.chmod);
-      if (durable) file.syncSync();
-    }
-    Deno.renameSync(temp, path);
-    if (durable) syncDirectorySync(dirName(path));
+    inDirectory(path, (target) => {
+      const temp = writeTemp(target, data, options, durable);
+      try {
+        Deno.renameSync(temp, target);
+      } catch (error) {
+        removeQuietly(temp);
+        throw error;
+      }
+      if (durable) syncDirectorySync(dirName(target));
+    });
   } catch (error) {
-    removeQuietly(temp);
     throw new FileWriteError(options.shown ?? path, error);
   }
 }
 
 /**
  * Writes `file.data` to a fresh temporary file beside `file.path` and
- * returns it staged (not durably). Throws {@linkcode FileWriteError}.
+ * returns it staged (not durably); with `keepOwnership`, the temporary
+ * file has the owner and mode of the file it is to replace. `file.path`
+ * must be a path Deno can use (UTF-8: core/confined_dir.ts reaches a
+ * directory whose name is not through `/proc/self/fd`). Throws
+ * {@linkcode FileWriteError}.
  */
-export function stageFile(file: FileContent): StagedFile {
+export function stageFile(
+  file: FileContent,
+  options: Pick<AtomicWriteOptions, "keepOwnership"> = {},
+): StagedFile {
   const temp = tempPathFor(file.path);
   const shown = file.shown ?? file.path;
   try {
     using handle = createTemp(temp, 0o644);
     writeAllSync(handle, file.data);
+    if (options.keepOwnership) keepOwnership(file.path, temp, handle);
     return { path: file.path, shown, temp, info: handle.statSync() };
   } catch (error) {
     removeQuietly(temp);
@@ -173,10 +247,13 @@ export function discardStaged(staged: StagedFile): void {
  * file of the batch. Throws {@linkcode FileWriteError} naming the file it
  * failed on.
  */
-export function writeFilesAtomic(files: readonly FileContent[]): void {
+export function writeFilesAtomic(
+  files: readonly FileContent[],
+  options: Pick<AtomicWriteOptions, "keepOwnership"> = {},
+): void {
   const staged: StagedFile[] = [];
   try {
-    for (const file of files) staged.push(stageFile(file));
+    for (const file of files) staged.push(stageFile(file, options));
     for (const file of staged) commitStaged(file);
   } catch (error) {
     for (const file of staged) discardStaged(file);

@@ -37,6 +37,7 @@ import {
 } from "./libc.ts";
 import { isClaimId } from "./owners.ts";
 import type { ProcessId } from "./proc_identity.ts";
+import { quote } from "./quote.ts";
 
 /** Claim files are named this, then the claim id (core/owners.ts). */
 const CLAIM_PREFIX = ".kcm-claim-";
@@ -59,7 +60,9 @@ function failure(action: string, path: string): ConfigError {
   const lib = libc();
   const errno = lastErrno(lib);
   return new ConfigError(
-    `Cannot ${action} claim file "${path}": ${errnoReason(errnoName(errno))}`,
+    `Cannot ${action} claim file ${quote(path)}: ${
+      errnoReason(errnoName(errno))
+    }`,
   );
 }
 

@@ -5,6 +5,7 @@
  */
 
 import type { CommandName, Invocation } from "./cli.ts";
+import { type ConnectionFlags, connectionFlags } from "./connection_flags.ts";
 import { UsageError } from "./errors.ts";
 import type { Host } from "./host.ts";
 import {
@@ -32,17 +33,30 @@ export interface ReportOptions {
   readonly heartbeatSeconds: number;
   /** `--metrics-listen`, only with `--interval`. */
   readonly metricsListen: ListenAddress | undefined;
+  /** Where `--publish` connects; the flags only with `--publish`. */
+  readonly connection: ConnectionFlags;
 }
 
 /**
- * `--conf-dir`, `--publish`, `--interval`, `--heartbeat` and
- * `--metrics-listen` of a report command; the last is refused without
- * `--interval` (a one-shot run ends before anyone could scrape it).
+ * `--conf-dir`, `--publish`, `--interval`, `--heartbeat`,
+ * `--metrics-listen` and the connection options of a report command.
+ * `--metrics-listen` is refused without `--interval` (a one-shot run ends
+ * before anyone could scrape it), the connection options without
+ * `--publish` (nothing would connect).
  */
 export function reportOptions(
   invocation: Invocation<"reconcile" | "node-report">,
 ): ReportOptions {
-  const { options } = invocation;
+  const { options, given } = invocation;
+  const connecting = (["kubeconfig", "context", "insecure-http"] as const)
+    .filter((name) => given.has(name));
+  if (connecting.length > 0 && !options.publish) {
+    throw new UsageError(
+      `--${
+        connecting[0]
+      } needs --publish: without it nothing connects to the API server`,
+    );
+  }
   const listen = options["metrics-listen"];
   let metricsListen: ListenAddress | undefined;
   if (listen !== undefined) {
@@ -64,5 +78,6 @@ export function reportOptions(
     intervalSeconds: options.interval,
     heartbeatSeconds: options.heartbeat,
     metricsListen,
+    connection: connectionFlags(options),
   };
 }

@@ -3,8 +3,8 @@
  * built beside its final place, fsynced, and renamed into it, so a failed
  * or killed `init` leaves nothing that looks like a configuration.
  *
- * Modes are set explicitly, whatever the umask: directories 0755, `exclusive`
- * and `tasks` 0644, and `lock` 0600, so that a user who cannot write the
+ * Modes are set explicitly, whatever the umask: directories 0755, `exclusive`,
+ * `tasks` and root files (`topology.json`) 0644, and `lock` 0600, so that a user who cannot write the
  * directory cannot open the lock either, and so cannot hold it (flock(2)
  * needs only an open descriptor) and stall every `isolate` and `reconcile`.
  *
@@ -22,12 +22,29 @@ import { LOCK_FILE } from "./config_paths.ts";
 import { ConfigError, osErrorReason } from "./errors.ts";
 import { parseStat } from "./proc_identity.ts";
 import { OWN_PROC_ROOT } from "./procfs.ts";
+import { quote } from "./quote.ts";
 
 /** A pool to create: its flag and cpu-list directory names. */
 export interface PoolSpec {
   readonly name: string;
   readonly exclusive: boolean;
   readonly cpuLists: readonly string[];
+}
+
+/** A file at the root of the config directory, beside `lock` and `pools/`. */
+export interface RootFile {
+  /** A plain file name, not `lock` or `pools`. */
+  readonly name: string;
+  readonly text: string;
+}
+
+/** What {@linkcode createConfigDir} writes besides the pools. */
+export interface CreateOptions {
+  /**
+   * Files written inside the tree that is renamed into place (the topology
+   * record), so they appear together with the pools or not at all.
+   */
+  readonly rootFiles?: readonly RootFile[];
 }
 
 const INIT_MARK = ".kcm-init-";
@@ -153,14 +170,36 @@ async function buildPools(
   await syncTree(poolsDir);
 }
 
+async function writeRootFiles(
+  dir: string,
+  files: readonly RootFile[],
+): Promise<void> {
+  for (const file of files) {
+    await makeFile(joinPath(dir, file.name), file.text, TREE_MODES.file);
+  }
+}
+
 /** True for entries a failed or killed `init` may leave behind. */
-function isInitLeftover(name: string): boolean {
-  return name === LOCK_FILE || name.startsWith(INIT_MARK);
+function isInitLeftover(name: string, files: readonly RootFile[]): boolean {
+  return name === LOCK_FILE || name.startsWith(INIT_MARK) ||
+    files.some((file) => file.name === name);
+}
+
+function checkRootFiles(files: readonly RootFile[]): void {
+  for (const { name } of files) {
+    if (
+      name === LOCK_FILE || name === "pools" || name === "" ||
+      name.includes("/") || name === "." || name === ".." ||
+      name.startsWith(INIT_MARK)
+    ) {
+      throw new RangeError(`Cannot write ${quote(name)} at the config root`);
+    }
+  }
 }
 
 function createFailure(confDir: string, error: unknown): ConfigError {
   return error instanceof ConfigError ? error : new ConfigError(
-    `Cannot create config directory "${confDir}": ${osErrorReason(error)}`,
+    `Cannot create config directory ${quote(confDir)}: ${osErrorReason(error)}`,
     1,
     { cause: error },
   );
@@ -170,6 +209,7 @@ function createFailure(confDir: string, error: unknown): ConfigError {
 async function createFresh(
   confDir: string,
   pools: readonly PoolSpec[],
+  files: readonly RootFile[],
 ): Promise<void> {
   const parent = dirName(normalizePath(confDir));
   const staging = joinPath(
@@ -183,6 +223,7 @@ async function createFresh(
     });
     await makeDir(staging);
     await makeFile(joinPath(staging, LOCK_FILE), "", TREE_MODES.lock);
+    await writeRootFiles(staging, files);
     await buildPools(joinPath(staging, "pools"), pools);
     await syncTree(staging);
     await Deno.rename(staging, confDir);
@@ -193,14 +234,19 @@ async function createFresh(
   }
 }
 
-/** Fills an existing empty directory, renaming `pools/` into it last. */
+/**
+ * Fills an existing empty directory: the root files are renamed into it
+ * first, `pools/` last, so a directory without `pools/` is not a
+ * configuration yet (and a later `init` may replace what it holds).
+ */
 async function fillExisting(
   confDir: string,
   pools: readonly PoolSpec[],
+  files: readonly RootFile[],
 ): Promise<void> {
   const leftovers: string[] = [];
   for await (const entry of Deno.readDir(confDir)) {
-    if (!isInitLeftover(entry.name)) {
+    if (!isInitLeftover(entry.name, files)) {
       throw new ConfigError(
         `Config directory ${confDir} already initialized`,
         1,
@@ -210,51 +256,78 @@ async function fillExisting(
     if (entry.name !== LOCK_FILE) leftovers.push(entry.name);
   }
   const staging = joinPath(confDir, `${INIT_MARK}${ownStamp()}`);
+  const moved: string[] = [];
+  let complete = false;
   try {
     for (const name of leftovers) {
       await Deno.remove(joinPath(confDir, name), { recursive: true });
     }
     await makeDir(staging);
+    await writeRootFiles(staging, files);
     await buildPools(joinPath(staging, "pools"), pools);
+    for (const file of files) await syncPath(joinPath(staging, file.name));
     await makeFile(joinPath(confDir, LOCK_FILE), "", TREE_MODES.lock);
     await syncPath(joinPath(confDir, LOCK_FILE));
+    for (const file of files) {
+      const target = joinPath(confDir, file.name);
+      await Deno.rename(joinPath(staging, file.name), target);
+      moved.push(target);
+    }
     await Deno.rename(joinPath(staging, "pools"), joinPath(confDir, "pools"));
+    complete = true;
     await Deno.remove(staging);
     await syncPath(confDir);
   } catch (error) {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
+    // Without pools/ the root files describe nothing: take them back.
+    if (!complete) {
+      for (const path of moved) await Deno.remove(path).catch(() => {});
+    }
     throw createFailure(confDir, error);
   }
 }
 
 /**
- * Creates a config directory holding `pools`, all or nothing. An existing
- * directory is accepted only when empty (or holding only what an
- * interrupted `init` left); then `pools/` is built inside it and renamed
- * last, which also works when the directory is a mount point.
+ * Creates a config directory holding `pools` and `options.rootFiles`, all
+ * or nothing. An existing directory is accepted only when empty (or
+ * holding only what an interrupted `init` left: `lock`, staging folders,
+ * root files of the same names); then `pools/` is built inside it and
+ * renamed last, which also works when the directory is a mount point.
+ *
+ * @throws {RangeError} when a root file is named `lock`, `pools` or is
+ * not a plain file name.
+ * @throws {ConfigError} when the directory exists and is not empty, or
+ * cannot be created.
  */
 export async function createConfigDir(
   confDir: string,
   pools: readonly PoolSpec[],
+  options: CreateOptions = {},
 ): Promise<void> {
+  const files = options.rootFiles ?? [];
+  checkRootFiles(files);
   let existing: Deno.FileInfo | undefined;
   try {
     existing = await Deno.stat(confDir);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
       throw new ConfigError(
-        `Cannot use config directory "${confDir}": ${osErrorReason(error)}`,
+        `Cannot use config directory ${quote(confDir)}: ${
+          osErrorReason(error)
+        }`,
         1,
         { cause: error },
       );
     }
   }
   removeStaleStaging(confDir);
-  if (existing === undefined) return await createFresh(confDir, pools);
+  if (existing === undefined) return await createFresh(confDir, pools, files);
   if (!existing.isDirectory) {
     throw new ConfigError(
-      `Cannot create config directory "${confDir}": it exists and is not a directory`,
+      `Cannot create config directory ${
+        quote(confDir)
+      }: it exists and is not a directory`,
     );
   }
-  await fillExisting(confDir, pools);
+  await fillExisting(confDir, pools, files);
 }

@@ -27,6 +27,7 @@ import {
   LockTimeoutError,
   osErrorReason,
 } from "./errors.ts";
+import { quote } from "./quote.ts";
 
 /** How the lock is taken. */
 export interface LockOptions {
@@ -100,7 +101,7 @@ function openLockFile(lockFile: string, exclusive: boolean): Deno.FsFile {
   }
   if (info !== undefined && !info.isFile) {
     throw new ConfigError(
-      `Cannot open lock file "${lockFile}": ${
+      `Cannot open lock file ${quote(lockFile)}: ${
         info.isSymlink
           ? "it is a symbolic link, and kcm follows none inside the config directory"
           : "it is not a regular file"
@@ -113,7 +114,7 @@ function openLockFile(lockFile: string, exclusive: boolean): Deno.FsFile {
     return file;
   } catch (error) {
     throw new ConfigError(
-      `Cannot open lock file "${lockFile}": ${osErrorReason(error)}`,
+      `Cannot open lock file ${quote(lockFile)}: ${osErrorReason(error)}`,
       1,
       {
         cause: error,
@@ -181,11 +182,9 @@ export async function lockConfig(
         options.locksFile ?? "/proc/locks",
       );
       throw new LockTimeoutError(
-        `Timed out after ${
-          options.timeoutMs / 1000
-        } s waiting for lock "${lockFile}"${
-          holder ? ` (held by pid ${holder})` : ""
-        }`,
+        `Timed out after ${options.timeoutMs / 1000} s waiting for lock ${
+          quote(lockFile)
+        }${holder ? ` (held by pid ${holder})` : ""}`,
         1,
         { hint: "raise KCM_LOCK_TIMEOUT or find the process holding it" },
       );

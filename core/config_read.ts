@@ -10,7 +10,9 @@
  * names its path. {@linkcode readConfig} and {@linkcode readPool} stop at
  * the first; {@linkcode surveyConfig} sets the entry aside and goes on, so
  * one bad entry does not hide the rest of the node from `reconcile` and
- * `node-report`.
+ * `node-report`. `reconcile` and `discover` read no pool's `exclusive`
+ * flag (the original tool never did there), so a pool without one is no
+ * finding for them.
  *
  * Side effects: reads below the directory it is given, nothing else.
  *
@@ -18,13 +20,16 @@
  * while kcm holds the lock with nothing else to do, and a thread-pool round
  * trip per file was most of `isolate`'s and `reconcile`'s own time (see
  * bench/README.md).
+ *
+ * Names are ordered by code point, as the original tool (Python) sorted
+ * them, and a name that is not UTF-8 is read, listed and written through
+ * its bytes (core/file_names.ts, core/raw_fs.ts).
  */
 
 import { normalizePath } from "./paths.ts";
 import { isPlainName } from "./config_paths.ts";
 import { ConfinedDir, EntryError } from "./confined_dir.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
-import { ConfigError, errorMessage } from "./errors.ts";
 import {
   describesTasks,
   type OwnerRecord,
@@ -32,6 +37,9 @@ import {
   parseOwners,
   type TasksStamp,
 } from "./owners.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
+import { compareCodePoints } from "./json.ts";
+import { quote } from "./quote.ts";
 
 /** One cpu list: its directory name (verbatim), its CPUs and its pids. */
 export interface CpuListState {
@@ -50,33 +58,43 @@ export interface CpuListState {
   readonly owners?: ReadonlyMap<number, OwnerRecord>;
 }
 
+/**
+ * A pool's `exclusive` flag: undefined in a snapshot read without the
+ * flags ({@linkcode readConfigLists}, {@linkcode surveyConfig}), which
+ * `reconcile` and `discover` take, as the original tool never read the
+ * flag there.
+ */
+export type PoolFlag = boolean | undefined;
+
 /** One pool and its cpu lists, in name order. */
-export interface PoolState {
+export interface PoolState<Flag extends PoolFlag = boolean> {
   readonly name: string;
-  readonly exclusive: boolean;
+  readonly exclusive: Flag;
   readonly cpuLists: readonly CpuListState[];
 }
 
-/** A snapshot of a whole config directory. */
-export interface ConfigState {
+/**
+ * A snapshot of a whole config directory. Code that does not look at the
+ * flags takes `ConfigState<PoolFlag>`, which both kinds of snapshot are.
+ */
+export interface ConfigState<Flag extends PoolFlag = boolean> {
   /** The directory as given, normalised (not made absolute). */
   readonly path: string;
   /** Pools in name order. */
-  readonly pools: readonly PoolState[];
+  readonly pools: readonly PoolState<Flag>[];
 }
 
-/** A config snapshot of every entry that reads, and the ones that did not. */
+/**
+ * A config snapshot (without the pools' flags) of every entry that reads,
+ * and the ones that did not.
+ */
 export interface ConfigSurvey {
-  readonly state: ConfigState;
+  readonly state: ConfigState<undefined>;
   /** One error per entry set aside, in the order met. */
   readonly findings: readonly ConfigError[];
 }
 
 const INIT_HINT = "run `kcm init` to create the config directory";
-
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /**
  * Parses the text of a `tasks` file: comma-separated pids, empty pieces
@@ -97,7 +115,7 @@ export function parseTasks(text: string, file: string): number[] {
     const trimmed = piece.trim();
     if (!/^[0-9]{1,10}$/.test(trimmed) || Number(trimmed) === 0) {
       throw new ConfigError(
-        `Cannot parse tasks file "${file}": "${piece}" is not a pid`,
+        `Cannot parse tasks file ${quote(file)}: ${quote(piece)} is not a pid`,
       );
     }
     pids.push(Number(trimmed));
@@ -123,10 +141,10 @@ export function openPools(confDir: string): ConfinedDir {
 }
 
 /**
- * The names of the sub-directories of `dir`, sorted by name (code point
- * order). Regular files are skipped (a pool's `exclusive`, a list's
- * `tasks`), as the original tool skips them; links and other entries are
- * findings, handed to `onFinding`.
+ * The names of the sub-directories of `dir`, sorted by code point (as the
+ * original tool, in Python, sorted them). Regular files are skipped (a
+ * pool's `exclusive`, a list's `tasks`), as the original tool skips them;
+ * links are findings, handed to `onFinding`.
  */
 function listDirectories(
   dir: ConfinedDir,
@@ -147,11 +165,21 @@ function listDirectories(
       );
     }
   }
-  return names.sort(compareNames);
+  return names.sort(compareCodePoints);
 }
 
 function readExclusive(pool: ConfinedDir): boolean {
   return pool.readFile("exclusive", "pool flag").text.startsWith("1");
+}
+
+/**
+ * Reads a pool's `exclusive` flag: true when the file's first character
+ * is `1`. A missing or unusable pool or file is a {@linkcode ConfigError}.
+ */
+export function readPoolFlag(confDir: string, pool: string): boolean {
+  using pools = openPools(confDir);
+  using dir = pools.openDir(pool, "pool directory");
+  return readExclusive(dir);
 }
 
 /** The pids and stamp of the `tasks` file of an open cpu-list directory. */
@@ -198,7 +226,7 @@ function parseListName(pool: ConfinedDir, list: string): CpuSet {
     return cpus;
   } catch (error) {
     throw new ConfigError(
-      `Malformed cpu list directory "${pool.shown(list)}": ${
+      `Malformed cpu list directory ${quote(pool.shown(list))}: ${
         errorMessage(error)
       }`,
       1,
@@ -220,15 +248,20 @@ function readList(
 }
 
 /** How a pool or the whole directory is read. */
-interface ReadOptions {
+interface ReadOptions<Flag extends PoolFlag> {
+  /** Reads the pool's flag (or gives undefined without reading). */
+  readonly flag: (pool: ConfinedDir) => Flag;
   /** Read each list's `owners` too. */
   readonly owners?: boolean;
   /** Where findings go; without it the first one is thrown. */
   readonly onFinding?: (error: ConfigError) => void;
 }
 
+const WITH_FLAGS: ReadOptions<boolean> = { flag: readExclusive };
+const WITHOUT_FLAGS: ReadOptions<undefined> = { flag: () => undefined };
+
 function guard<T>(
-  options: ReadOptions,
+  options: ReadOptions<PoolFlag>,
   read: () => T,
 ): T | undefined {
   if (options.onFinding === undefined) return read();
@@ -241,14 +274,14 @@ function guard<T>(
   }
 }
 
-function readPoolDir(
+function readPoolDir<Flag extends PoolFlag>(
   pools: ConfinedDir,
   name: string,
-  options: ReadOptions,
-): PoolState | undefined {
+  options: ReadOptions<Flag>,
+): PoolState<Flag> | undefined {
   return guard(options, () => {
     using dir = pools.openDir(name, "pool directory");
-    const exclusive = readExclusive(dir);
+    const exclusive = options.flag(dir);
     const onFinding = options.onFinding ?? ((error) => {
       throw error;
     });
@@ -270,6 +303,18 @@ function readPoolDir(
   });
 }
 
+function readOnePool<Flag extends PoolFlag>(
+  confDir: string,
+  pool: string,
+  options: ReadOptions<Flag>,
+): PoolState<Flag> | undefined {
+  using pools = openPools(confDir);
+  if (!isPlainName(pool)) return undefined;
+  const entry = pools.lstat(pool);
+  if (entry === null || entry.isFile) return undefined;
+  return readPoolDir(pools, pool, options);
+}
+
 /**
  * Reads one pool; a missing pool directory gives undefined. Any finding
  * in it is thrown.
@@ -278,39 +323,61 @@ export function readPool(
   confDir: string,
   pool: string,
 ): PoolState | undefined {
-  using pools = openPools(confDir);
-  if (!isPlainName(pool)) return undefined;
-  const entry = pools.lstat(pool);
-  if (entry === null || entry.isFile) return undefined;
-  return readPoolDir(pools, pool, {});
-}
-
-/** Reads the whole config directory, throwing its first finding. Call it under a lock. */
-export function readConfig(confDir: string): ConfigState {
-  using pools = openPools(confDir);
-  const names = listDirectories(pools, "pool directory", (error) => {
-    throw error;
-  });
-  const states = names.map((name) => readPoolDir(pools, name, {})!);
-  return { path: normalizePath(confDir), pools: states };
+  return readOnePool(confDir, pool, WITH_FLAGS);
 }
 
 /**
- * Reads every entry of the config directory that reads, with its `owners`
- * records, and returns the rest as findings. Only a missing or unusable
- * directory (or `pools/`) is thrown. Call it under a lock.
+ * Reads one pool without its `exclusive` flag, which need not exist; a
+ * missing pool directory gives undefined. Any finding in it is thrown.
  */
-export function surveyConfig(confDir: string): ConfigSurvey {
-  const findings: ConfigError[] = [];
-  const options = {
-    owners: true,
-    onFinding: (e: ConfigError) => findings.push(e),
-  };
+export function readPoolLists(
+  confDir: string,
+  pool: string,
+): PoolState<undefined> | undefined {
+  return readOnePool(confDir, pool, WITHOUT_FLAGS);
+}
+
+function readPools<Flag extends PoolFlag>(
+  confDir: string,
+  options: ReadOptions<Flag>,
+): ConfigState<Flag> {
   using pools = openPools(confDir);
-  const names = listDirectories(pools, "pool directory", options.onFinding);
+  const onFinding = options.onFinding ?? ((error) => {
+    throw error;
+  });
+  const names = listDirectories(pools, "pool directory", onFinding);
   const states = names.flatMap((name) => {
     const pool = readPoolDir(pools, name, options);
     return pool === undefined ? [] : [pool];
   });
-  return { state: { path: normalizePath(confDir), pools: states }, findings };
+  return { path: normalizePath(confDir), pools: states };
+}
+
+/** Reads the whole config directory, throwing its first finding. Call it under a lock. */
+export function readConfig(confDir: string): ConfigState {
+  return readPools(confDir, WITH_FLAGS);
+}
+
+/**
+ * Reads the whole config directory but the pools' `exclusive` flags, which
+ * need not exist, throwing its first finding. Call it under a lock.
+ */
+export function readConfigLists(confDir: string): ConfigState<undefined> {
+  return readPools(confDir, WITHOUT_FLAGS);
+}
+
+/**
+ * Reads every entry of the config directory that reads (but the pools'
+ * flags, {@linkcode readPoolFlag}), with its `owners` records, and returns
+ * the rest as findings. Only a missing or unusable directory (or `pools/`)
+ * is thrown. Call it under a lock.
+ */
+export function surveyConfig(confDir: string): ConfigSurvey {
+  const findings: ConfigError[] = [];
+  const state = readPools(confDir, {
+    ...WITHOUT_FLAGS,
+    owners: true,
+    onFinding: (error) => findings.push(error),
+  });
+  return { state, findings };
 }

@@ -6,9 +6,9 @@
  * here under the exclusive config lock.
  *
  * Side effects: replaces `tasks` and `owners` files atomically
- * (core/atomic_write.ts) and removes stale temporary files, below the
- * directory it is given, never through a symbolic link
- * (core/confined_dir.ts).
+ * (core/atomic_write.ts), each new `tasks` with the owner and mode of the
+ * one it replaces, and removes stale temporary files, below the directory
+ * it is given, never through a symbolic link (core/confined_dir.ts).
  *
  * Order of a rewrite: the new `tasks` goes to its temporary file first
  * (whose inode and time the `owners` must name), then the new `owners`,
@@ -38,6 +38,7 @@ import type { ConfinedDir } from "./confined_dir.ts";
 import {
   type ConfigState,
   openPools,
+  type PoolFlag,
   readOwnersFile,
   readTasksFile,
 } from "./config_read.ts";
@@ -56,6 +57,7 @@ function removeQuietly(path: string): void {
     // describes no `tasks` in place and is ignored.
   }
 }
+import { hasRawBytes } from "./file_names.ts";
 
 /**
  * The text of a tasks file: pids joined by `,`, no trailing newline.
@@ -108,7 +110,7 @@ function stageList(
     path: dir.at("tasks"),
     shown: dir.shown("tasks"),
     data,
-  });
+  }, { keepOwnership: true });
   if (!tasks.some((pid) => added.has(pid) || previous.has(pid))) {
     return {
       files: [newTasks],
@@ -132,7 +134,7 @@ function stageList(
       path: dir.at(OWNERS_FILE),
       shown: dir.shown(OWNERS_FILE),
       data: formatOwners(owners),
-    });
+    }, { keepOwnership: true });
     return { files: [newOwners, newTasks] };
   } catch (error) {
     discardStaged(newTasks);
@@ -204,17 +206,36 @@ export function removeTask(
   list: string,
   pid: number,
 ): boolean {
-  let tasks: number[];
+  return removeTaskFromLists(confDir, pool, [list], pid).length > 0;
+}
+
+/**
+ * Removes every occurrence of `pid` from the tasks of each of `lists` of
+ * `pool`, renaming no file until every new one is written (as
+ * {@linkcode writeManyTasks}). Returns the lists that held the pid; the
+ * others are not written.
+ */
+export function removeTaskFromLists(
+  confDir: string,
+  pool: string,
+  lists: readonly string[],
+  pid: number,
+): string[] {
+  const rewrites: ListRewrite[] = [];
   {
     using pools = openPools(confDir);
     using poolDir = pools.openDir(pool, "pool directory");
-    using listDir = poolDir.openDir(list, "cpu list directory");
-    tasks = readTasksFile(listDir).tasks;
+    for (const list of lists) {
+      using listDir = poolDir.openDir(list, "cpu list directory");
+      const { tasks } = readTasksFile(listDir);
+      const kept = tasks.filter((t) => t !== pid);
+      if (kept.length < tasks.length) {
+        rewrites.push({ pool, list, tasks: kept });
+      }
+    }
   }
-  const kept = tasks.filter((t) => t !== pid);
-  if (kept.length === tasks.length) return false;
-  writeTasks(confDir, pool, list, kept);
-  return true;
+  if (rewrites.length > 0) writeManyTasks(confDir, rewrites);
+  return rewrites.map((r) => r.list);
 }
 
 /**
@@ -224,7 +245,7 @@ export function removeTask(
  */
 export function removeStaleTemps(
   confDir: string,
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
 ): string[] {
   const removed: string[] = [];
   using pools = openPools(confDir);
@@ -233,7 +254,9 @@ export function removeStaleTemps(
     for (const list of pool.cpuLists) {
       using dir = poolDir.openDir(list.name, "cpu list directory");
       for (const entry of dir.entries()) {
+        // kcm's temporary names are UTF-8: anything else is not kcm's.
         if (entry.kind !== "file" || !isTempName(entry.name)) continue;
+        if (hasRawBytes(entry.name)) continue;
         try {
           Deno.removeSync(dir.at(entry.name));
           removed.push(dir.shown(entry.name));

@@ -20,6 +20,12 @@
  * {@linkcode EntryError}: a finding that names the path and what it is,
  * never what it points to or holds.
  *
+ * A name that is not UTF-8 (core/file_names.ts) is opened through its
+ * bytes and listed with readdir(3) (core/raw_fs.ts); below an open
+ * directory every path Deno sees is `/proc/self/fd/<fd>/...`, so only the
+ * files kcm names itself (`tasks`, `owners`, temporary files) must be
+ * UTF-8.
+ *
  * Side effects: opens and closes descriptors through libc (core/libc.ts),
  * reads directories and files, and removes, renames and creates entries
  * when asked, all below the directory it is given. Needs kcm's own procfs
@@ -38,6 +44,9 @@ import {
   O_FLAGS,
 } from "./libc.ts";
 import { OWN_PROC_ROOT } from "./procfs.ts";
+import { quote } from "./quote.ts";
+import { readDirectory } from "./raw_fs.ts";
+import { hasRawBytes } from "./file_names.ts";
 
 /** The most a file of the config directory may hold: 1 MiB. */
 export const MAX_FILE_BYTES = 1 << 20;
@@ -55,7 +64,8 @@ export type EntryProblem =
  * An entry kcm does not use: a symbolic link, a FIFO or device where a
  * file should be, a file that is too large, or one that cannot be opened.
  * It names the entry's path (as under `--conf-dir`) and the problem, as
- * `Cannot read <what> "<path>": <reason>`.
+ * `Cannot read <what> "<path>": <reason>` (the path quoted by
+ * core/quote.ts).
  */
 export class EntryError extends ConfigError {
   /** The entry, under the config directory as given. */
@@ -71,7 +81,7 @@ export class EntryError extends ConfigError {
     reason: string,
     errno?: number,
   ) {
-    super(`Cannot read ${what} "${path}": ${reason}`);
+    super(`Cannot read ${what} ${quote(path)}: ${reason}`);
     this.path = path;
     this.problem = problem;
     this.errno = errno;
@@ -200,7 +210,10 @@ export class ConfinedDir implements Disposable {
     return new ConfinedDir(where.shown, ConfinedDir.#checkDirectory(fd, where));
   }
 
-  /** The kernel path of entry `name` of this very directory (never re-resolved above it). */
+  /**
+   * The kernel path of entry `name` of this very directory (never
+   * re-resolved above it), for Deno's API: `name` must be UTF-8.
+   */
   at(name: string): string {
     return `${fdPath(this.#fd)}/${name}`;
   }
@@ -214,7 +227,7 @@ export class ConfinedDir implements Disposable {
   entries(): ConfinedEntry[] {
     const found: ConfinedEntry[] = [];
     try {
-      for (const entry of Deno.readDirSync(fdPath(this.#fd))) {
+      for (const entry of readDirectory(fdPath(this.#fd))) {
         found.push({
           name: entry.name,
           kind: entry.isSymlink
@@ -280,11 +293,30 @@ export class ConfinedDir implements Disposable {
 
   /** lstat(2) of entry `name`; null when it does not exist. */
   lstat(name: string): Deno.FileInfo | null {
+    if (hasRawBytes(name)) return this.#lstatRaw(name);
     try {
       return Deno.lstatSync(this.at(name));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;
+    }
+  }
+
+  /** lstat(2) of a name Deno cannot pass: through its own descriptor. */
+  #lstatRaw(name: string): Deno.FileInfo | null {
+    let fd: number;
+    try {
+      fd = openPath(this.#fd, name, { what: "entry", shown: this.shown(name) });
+    } catch (error) {
+      if (error instanceof EntryError && error.problem === "missing") {
+        return null;
+      }
+      throw error;
+    }
+    try {
+      return Deno.statSync(fdPath(fd));
+    } finally {
+      closeFd(fd);
     }
   }
 

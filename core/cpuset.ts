@@ -4,6 +4,8 @@
  * A {@linkcode CpuSet} is an immutable, sorted set of CPU ids.
  */
 
+import { quote } from "./quote.ts";
+
 /** Highest CPU id kcm accepts; Linux's NR_CPUS tops out at 8192. */
 export const MAX_CPU_ID = 8191;
 
@@ -15,7 +17,7 @@ export class CpuListSyntaxError extends SyntaxError {
   readonly index: number;
 
   constructor(input: string, index: number, reason: string) {
-    super(`Cannot parse CPU list "${input}": ${reason}`);
+    super(`Cannot parse CPU list ${quote(input)}: ${reason}`);
     this.name = "CpuListSyntaxError";
     this.input = input;
     this.index = index;
@@ -153,14 +155,14 @@ export function parseCpuList(text: string): CpuSet {
     const dash = piece.indexOf("-");
     const first = dash < 0 ? piece : piece.slice(0, dash);
     const last = dash < 0 ? piece : piece.slice(dash + 1);
-    if (first === "") fail(`range "${piece}" has no start`);
-    if (last === "") fail(`range "${piece}" has no end`);
+    if (first === "") fail(`range ${quote(piece)} has no start`);
+    if (last === "") fail(`range ${quote(piece)} has no end`);
     if (!NUMBER.test(first) || !NUMBER.test(last)) {
-      fail(`"${piece}" is not a CPU id or a range of CPU ids`);
+      fail(`${quote(piece)} is not a CPU id or a range of CPU ids`);
     }
     const lo = Number(first), hi = Number(last);
     if (hi > MAX_CPU_ID) fail(`CPU id ${hi} is above ${MAX_CPU_ID}`);
-    if (hi < lo) fail(`range "${piece}" is reversed`);
+    if (hi < lo) fail(`range ${quote(piece)} is reversed`);
     for (let cpu = lo; cpu <= hi; cpu++) cpus.push(cpu);
     offset += piece.length + 1;
   }

@@ -5,6 +5,8 @@
  * escapes is a bug and is shown as an internal error.
  */
 
+import { quote } from "./quote.ts";
+
 /** Options shared by every {@linkcode KcmError}. */
 export interface KcmErrorOptions {
   /** The error this one wraps. */
@@ -53,7 +55,7 @@ export class FileWriteError extends KcmError {
   readonly path: string;
 
   constructor(path: string, cause: unknown) {
-    super(`Cannot write "${path}": ${osErrorReason(cause)}`, 1, { cause });
+    super(`Cannot write ${quote(path)}: ${osErrorReason(cause)}`, 1, { cause });
     this.path = path;
   }
 }

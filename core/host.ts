@@ -8,6 +8,7 @@
 import { UsageError } from "./errors.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
 import { type Clock, MAX_TIMER_MS } from "./poll.ts";
+import { quote } from "./quote.ts";
 
 /** Everything a command may touch outside its own arguments. */
 export interface Host {
@@ -83,14 +84,14 @@ export function parseLockTimeout(text: string | undefined): number {
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds < 0 || text.trim() !== text) {
     throw new UsageError(
-      `KCM_LOCK_TIMEOUT must be a number of seconds, got "${text}"`,
+      `KCM_LOCK_TIMEOUT must be a number of seconds, got ${quote(text)}`,
     );
   }
   if (seconds * 1000 > MAX_TIMER_MS) {
     throw new UsageError(
       `KCM_LOCK_TIMEOUT must be at most ${
         MAX_TIMER_MS / 1000
-      } seconds (the longest a timer waits), got "${text}"`,
+      } seconds (the longest a timer waits), got ${quote(text)}`,
     );
   }
   return seconds * 1000;
@@ -102,7 +103,9 @@ export function createHost(env: Readonly<Record<string, string>>): Host {
   const level = parseLevel(levelText);
   if (level === undefined) {
     throw new UsageError(
-      `KCM_LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, got "${levelText}"`,
+      `KCM_LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG, got ${
+        quote(levelText)
+      }`,
     );
   }
   const log = createLogger(level, (line) => {

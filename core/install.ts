@@ -14,9 +14,10 @@ import { joinPath } from "./paths.ts";
 import { fileURLToPath } from "node:url";
 import { replaceFileAtomic } from "./atomic_write.ts";
 import { FileWriteError, KcmError, osErrorReason } from "./errors.ts";
+import { quote } from "./quote.ts";
 
 /** Name of the installed file inside the install directory. */
-const INSTALLED_NAME = "kcm";
+export const INSTALLED_NAME = "kcm";
 
 /** Permissions of the installed file. */
 const INSTALLED_MODE = 0o755;
@@ -68,7 +69,7 @@ export function renderLauncher(denoPath: string, mainPath: string): string {
 function installError(dir: string, error: unknown): KcmError {
   const why = error instanceof FileWriteError ? error.cause : error;
   return new KcmError(
-    `Cannot install kcm to "${dir}": ${osErrorReason(why)}`,
+    `Cannot install kcm to ${quote(dir)}: ${osErrorReason(why)}`,
     1,
     { cause: error },
   );
@@ -86,7 +87,7 @@ async function ensureDirectory(dir: string): Promise<void> {
   if (info !== undefined) {
     if (!info.isDirectory) {
       throw new KcmError(
-        `Cannot install kcm to "${dir}": it exists and is not a directory`,
+        `Cannot install kcm to ${quote(dir)}: it exists and is not a directory`,
       );
     }
     return;
@@ -113,7 +114,7 @@ async function replaceInstalled(
   const existing = await Deno.lstat(target).catch(() => undefined);
   if (existing?.isDirectory) {
     throw new KcmError(
-      `Cannot install kcm to "${dir}": "${target}" is a directory`,
+      `Cannot install kcm to ${quote(dir)}: ${quote(target)} is a directory`,
     );
   }
   try {

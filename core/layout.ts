@@ -11,6 +11,7 @@ import { CpuSet } from "./cpuset.ts";
 import { type KcmErrorOptions, ResourceError } from "./errors.ts";
 import { type PlacementMode, takeCores } from "./placement_mode.ts";
 import type { PhysicalCore, Topology } from "./topology.ts";
+import { quote } from "./quote.ts";
 
 /** One pool of the config directory and the names of its cpu lists. */
 export interface PoolLayout {
@@ -43,8 +44,10 @@ function listName(pool: string, cores: readonly PhysicalCore[]): string {
   const ranges = CpuSet.of(cores.flatMap((c) => c.cpus.toArray())).toString();
   if (encoder.encode(ranges).length <= NAME_MAX) return ranges;
   throw new ResourceError(
-    `Cannot name the cpu list of pool "${pool}": even its range form ` +
-      `"${ranges}" is ${ranges.length} bytes, above the ${NAME_MAX}-byte ` +
+    `Cannot name the cpu list of pool ${quote(pool)}: even its range form ` +
+      `${
+        quote(ranges)
+      } is ${ranges.length} bytes, above the ${NAME_MAX}-byte ` +
       "file name limit",
   );
 }

@@ -1,6 +1,10 @@
 /**
- * The C library calls kcm makes over Deno FFI, in one symbol table opened
- * on first use (never at import), and the errno they leave behind.
+ * The C library calls kcm makes over Deno FFI, in one table whose symbols
+ * are bound one by one on first use (never at import), and the errno they
+ * leave behind. Each symbol is its own `Deno.dlopen` of libc.so.6 (the
+ * library itself is loaded once; further opens only count references):
+ * Deno compiles a call trampoline for every symbol of a table it opens,
+ * so a command pays only for the calls it makes.
  *
  * Side effects: opens libc.so.6 when a call is first made.
  *
@@ -14,7 +18,13 @@
  * - `waitid(WNOWAIT)` and `waitpid(pid, WNOHANG)`: reaping orphans when
  *   kcm is pid 1 of a container (core/reaper.ts); Deno only waits for its
  *   own children.
+ * - `opendir`, `dirfd`, `readdir`, `closedir`, `open`: names that are not
+ *   UTF-8, which Deno's API cannot pass or list (core/raw_fs.ts).
+ * - `fchown`, `fchmod`: changing a file's owner and mode by descriptor
+ *   (core/raw_fs.ts).
  */
+
+import { encodeFileName } from "./file_names.ts";
 
 /** errno values kcm tells apart (Linux, every architecture kcm runs on). */
 export const ERRNO = {
@@ -31,6 +41,11 @@ export const ERRNO = {
   ENOSPC: 28,
   EROFS: 30,
   ECHILD: 10,
+  EIO: 5,
+  ENOMEM: 12,
+  ENFILE: 23,
+  EMFILE: 24,
+  ENAMETOOLONG: 36,
   ELOOP: 40,
 } as const;
 
@@ -45,15 +60,20 @@ export function errnoName(errno: number): string {
 /** openat(2)'s "relative to the working directory". */
 export const AT_FDCWD = -100;
 
-/** open(2) flags (Linux x86-64 and arm64 share these values). */
+const ARM64 = Deno.build.arch === "aarch64";
+
+/**
+ * open(2) flags. `O_DIRECTORY` and `O_NOFOLLOW` differ between x86-64 and
+ * arm64; the others are the same.
+ */
 export const O_FLAGS = {
   O_RDONLY: 0,
   O_RDWR: 2,
   O_CREAT: 0o100,
   O_EXCL: 0o200,
   O_NONBLOCK: 0o4000,
-  O_DIRECTORY: 0o200000,
-  O_NOFOLLOW: 0o400000,
+  O_DIRECTORY: ARM64 ? 0o40000 : 0o200000,
+  O_NOFOLLOW: ARM64 ? 0o100000 : 0o400000,
   O_CLOEXEC: 0o2000000,
   O_PATH: 0o10000000,
 } as const;
@@ -105,12 +125,49 @@ const SYMBOLS = {
     parameters: ["i32", "u32", "buffer", "i32"],
     result: "i32",
   },
+  opendir: {
+    // DIR *opendir(const char *name)
+    parameters: ["buffer"],
+    result: "pointer",
+  },
+  dirfd: {
+    // int dirfd(DIR *dirp)
+    parameters: ["pointer"],
+    result: "i32",
+  },
+  readdir: {
+    // struct dirent *readdir(DIR *dirp)
+    parameters: ["pointer"],
+    result: "pointer",
+  },
+  closedir: {
+    // int closedir(DIR *dirp)
+    parameters: ["pointer"],
+    result: "i32",
+  },
+  open: {
+    // int open(const char *pathname, int flags), no O_CREAT: no mode
+    parameters: ["buffer", "i32"],
+    result: "i32",
+  },
+  fchown: {
+    // int fchown(int fd, uid_t owner, gid_t group)
+    parameters: ["i32", "u32", "u32"],
+    result: "i32",
+  },
+  fchmod: {
+    // int fchmod(int fd, mode_t mode)
+    parameters: ["i32", "u32"],
+    result: "i32",
+  },
   __errno_location: {
     // int *__errno_location(void)
     parameters: [],
     result: "pointer",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+type Symbols = typeof SYMBOLS;
 
 /** The libc calls, typed. */
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -128,18 +185,39 @@ export class LibcUnavailableError extends Error {
   }
 }
 
-let opened: Libc | undefined;
-
-/** The libc symbols, opening the library on first use. */
-export function libc(): Libc {
-  if (opened === undefined) {
-    try {
-      opened = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    } catch (error) {
-      throw new LibcUnavailableError(error);
-    }
+/** Opens libc.so.6 with the one symbol `name`. */
+function bind<K extends keyof Symbols>(name: K): Libc[K] {
+  const one = { [name]: SYMBOLS[name] } as Pick<Symbols, K>;
+  try {
+    return Deno.dlopen("libc.so.6", one).symbols[name] as Libc[K];
+  } catch (error) {
+    throw new LibcUnavailableError(error);
   }
-  return opened;
+}
+
+/**
+ * The table: each property binds its symbol when first read, then holds
+ * the bound function.
+ */
+const table = {} as Libc;
+for (const name of Object.keys(SYMBOLS) as (keyof Symbols)[]) {
+  Object.defineProperty(table, name, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const bound = bind(name);
+      Object.defineProperty(table, name, { value: bound, enumerable: true });
+      return bound;
+    },
+  });
+}
+
+/**
+ * The libc symbols, each bound on first use; reading one that cannot be
+ * bound throws {@linkcode LibcUnavailableError}.
+ */
+export function libc(): Libc {
+  return table;
 }
 
 /** The calling thread's errno, as the last failed call left it. */
@@ -148,9 +226,14 @@ export function lastErrno(lib: Libc): number {
   return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
 }
 
-const encoder = new TextEncoder();
-
-/** A NUL-terminated copy of `text` for a `const char *` parameter. */
+/**
+ * A NUL-terminated copy of `text` for a `const char *` parameter: a path
+ * or name, its bytes as core/file_names.ts encodes them (a name that is
+ * not UTF-8 passes its own bytes).
+ */
 export function cString(text: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(text + "\0");
+  const bytes = encodeFileName(text);
+  const c = new Uint8Array(bytes.length + 1);
+  c.set(bytes);
+  return c;
 }

@@ -3,6 +3,8 @@
  * hostname and a port. Pure.
  */
 
+import { quote } from "./quote.ts";
+
 /** Where a server listens. */
 export interface ListenAddress {
   /** An IPv4 or IPv6 address (without brackets) or a host name. */
@@ -16,7 +18,7 @@ export class ListenAddressSyntaxError extends SyntaxError {
   readonly input: string;
 
   constructor(input: string, problem: string) {
-    super(`Cannot parse listen address "${input}": ${problem}`);
+    super(`Cannot parse listen address ${quote(input)}: ${problem}`);
     this.name = "ListenAddressSyntaxError";
     this.input = input;
   }
@@ -47,7 +49,7 @@ export function parseListenAddress(input: string): ListenAddress {
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new ListenAddressSyntaxError(
       input,
-      `port "${portText}" is not a number from 0 to 65535`,
+      `port ${quote(portText)} is not a number from 0 to 65535`,
     );
   }
   if (host.startsWith("[") && host.endsWith("]")) {
@@ -55,7 +57,7 @@ export function parseListenAddress(input: string): ListenAddress {
     if (!IPV6.test(host) || !host.includes(":")) {
       throw new ListenAddressSyntaxError(
         input,
-        `"${host}" is not an IPv6 address`,
+        `${quote(host)} is not an IPv6 address`,
       );
     }
   } else if (host === "") {
@@ -68,7 +70,7 @@ export function parseListenAddress(input: string): ListenAddress {
   } else if (!HOST_NAME.test(host)) {
     throw new ListenAddressSyntaxError(
       input,
-      `"${host}" is not a host name or address`,
+      `${quote(host)} is not a host name or address`,
     );
   }
   return { hostname: host, port: Number(portText) };

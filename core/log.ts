@@ -1,7 +1,10 @@
 /**
  * Leveled logging to stderr in the reference layout `LEVEL:root:message`,
- * so log scrapers written for the original tool keep working.
+ * so log scrapers written for the original tool keep working. A message is
+ * one line: control characters in it are escaped (core/quote.ts).
  */
+
+import { oneLine } from "./quote.ts";
 
 /** Level names, most severe first. */
 const LEVELS = [
@@ -42,7 +45,7 @@ export function createLogger(
   const rank = LEVELS.indexOf(level);
   const enabled = (l: Level) => LEVELS.indexOf(l) <= rank;
   const emit = (l: Level, message: string) => {
-    if (enabled(l)) writeLine(`${l}:root:${message}\n`);
+    if (enabled(l)) writeLine(`${l}:root:${oneLine(message)}\n`);
   };
   return {
     error: (m) => emit("ERROR", m),

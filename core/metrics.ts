@@ -11,6 +11,8 @@
  * {@linkcode MetricDefinitionError} at definition time.
  */
 
+import { quote } from "./quote.ts";
+
 /** Label values of one series, by label name. */
 export type Labels = Readonly<Record<string, string>>;
 
@@ -45,7 +47,7 @@ export class MetricDefinitionError extends RangeError {
   readonly metric: string;
 
   constructor(metric: string, problem: string) {
-    super(`Cannot define metric "${metric}": ${problem}`);
+    super(`Cannot define metric ${quote(metric)}: ${problem}`);
     this.name = "MetricDefinitionError";
     this.metric = metric;
   }
@@ -120,7 +122,7 @@ abstract class Metric<Series> {
       if (!LABEL_NAME.test(label) || label.startsWith("__")) {
         throw new MetricDefinitionError(
           this.name,
-          `"${label}" is not a valid label name`,
+          `${quote(label)} is not a valid label name`,
         );
       }
     }
@@ -166,7 +168,9 @@ abstract class Metric<Series> {
       !this.labelNames.every((name) => typeof labels[name] === "string")
     ) {
       throw new RangeError(
-        `Metric "${this.name}" takes labels [${this.labelNames.join(", ")}], ` +
+        `Metric ${quote(this.name)} takes labels [${
+          this.labelNames.join(", ")
+        }], ` +
           `got [${given.join(", ")}]`,
       );
     }
@@ -205,7 +209,7 @@ export class Counter extends Metric<{ value: number }> {
   inc(labels: Labels = {}, by = 1): void {
     if (!(by >= 0)) {
       throw new RangeError(
-        `Counter "${this.name}" cannot go down (increment ${by})`,
+        `Counter ${quote(this.name)} cannot go down (increment ${by})`,
       );
     }
     this.seriesFor(labels, () => ({ value: 0 })).value += by;
@@ -219,7 +223,9 @@ export class Counter extends Metric<{ value: number }> {
     const series = this.seriesFor(labels, () => ({ value: 0 }));
     if (!(total >= series.value)) {
       throw new RangeError(
-        `Counter "${this.name}" cannot go down (from ${series.value} to ${total})`,
+        `Counter ${
+          quote(this.name)
+        } cannot go down (from ${series.value} to ${total})`,
       );
     }
     series.value = total;

@@ -5,7 +5,7 @@
  * check; the others are kcm's. Pure: the gathering is the command's job.
  */
 
-import type { ConfigState } from "./config_read.ts";
+import type { ConfigState, PoolFlag } from "./config_read.ts";
 import type { CpuSet } from "./cpuset.ts";
 import type { JsonValue } from "./json.ts";
 import { findMaskMismatches, type PidObservation } from "./task_masks.ts";
@@ -45,7 +45,7 @@ function pythonList(cpus: CpuSet): string {
  * ]);
  * ```
  */
-export function findOverlaps(state: ConfigState): string[] {
+export function findOverlaps(state: ConfigState<PoolFlag>): string[] {
   const lists: { label: string; cpus: CpuSet }[] = [];
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
@@ -82,7 +82,7 @@ export function findOverlaps(state: ConfigState): string[] {
 
 /** Live tasks whose CPU mask is not their list's CPUs, as error lines. */
 export function findAffinityDrift(
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
   observed: ReadonlyMap<number, PidObservation>,
 ): string[] {
   return findMaskMismatches(state, observed).map((m) =>
@@ -91,7 +91,10 @@ export function findAffinityDrift(
 }
 
 /** Lists naming CPUs that are offline or absent. */
-export function findOfflineCpus(state: ConfigState, online: CpuSet): string[] {
+export function findOfflineCpus(
+  state: ConfigState<PoolFlag>,
+  online: CpuSet,
+): string[] {
   const errors: string[] = [];
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
@@ -112,7 +115,7 @@ export function findOfflineCpus(state: ConfigState, online: CpuSet): string[] {
  * runs there. `coreOf` maps a CPU to its core's online CPUs.
  */
 export function findSplitCores(
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
   coreOf: (cpu: number) => CpuSet | undefined,
 ): string[] {
   const errors: string[] = [];
@@ -143,6 +146,11 @@ export interface NodeReportInput {
   /** The describe document, or null when it could not be read. */
   readonly description: JsonValue;
   readonly checks: Readonly<Record<string, CheckResult>>;
+  /**
+   * Where each list sits (`topologySection()`), or null when the topology
+   * could not be read.
+   */
+  readonly topology: JsonValue;
 }
 
 /** The node report document. */
@@ -151,5 +159,9 @@ export function nodeReport(input: NodeReportInput): JsonValue {
   for (const [name, result] of Object.entries(input.checks)) {
     checks[name] = { errors: [...result.errors], ok: result.ok };
   }
-  return { checks, description: input.description };
+  return {
+    checks,
+    description: input.description,
+    topology: input.topology,
+  };
 }

@@ -16,7 +16,7 @@
  */
 
 import type { ClaimState } from "./claim_file.ts";
-import type { ConfigState, CpuListState } from "./config_read.ts";
+import type { ConfigState, CpuListState, PoolFlag } from "./config_read.ts";
 import type { OwnerRecord } from "./owners.ts";
 import type { PidObservation } from "./task_masks.ts";
 
@@ -100,7 +100,7 @@ export function deadTasks(
  * another start time): their CPU masks say nothing about the list.
  */
 export function strangers(
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
   ownership: Ownership,
 ): Set<number> {
   const found = new Set<number>();
@@ -121,7 +121,7 @@ export function strangers(
  * with a record, and every process its claim files list.
  */
 export function pidsToIdentify(
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
   claims: ReadonlyMap<string, ClaimState | null>,
 ): number[] {
   const pids = new Set<number>();
@@ -137,7 +137,7 @@ export function pidsToIdentify(
 }
 
 /** The claim ids the records of `state` name. */
-export function recordedClaims(state: ConfigState): Set<string> {
+export function recordedClaims(state: ConfigState<PoolFlag>): Set<string> {
   const ids = new Set<string>();
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {

@@ -24,6 +24,9 @@ import { abortReason } from "./errors.ts";
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The most whole seconds a timer can wait ({@linkcode MAX_TIMER_MS}). */
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
 /**
  * Time as the waiting policy sees it. `now()` is milliseconds on a
  * monotonic scale (only differences matter, it is not wall time);

@@ -12,6 +12,7 @@
 import { joinPath } from "./paths.ts";
 import { osErrorReason, ProcfsError } from "./errors.ts";
 import { OWN_PROC_ROOT } from "./procfs.ts";
+import { quote } from "./quote.ts";
 
 /** A process as kcm records it: pid and start time, in one procfs. */
 export interface ProcessId {
@@ -54,14 +55,20 @@ export function readSelfIdentity(procRoot: string): ProcessId {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
-      cause: error,
-      hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
-    });
+    throw new ProcfsError(
+      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+        hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
+      },
+    );
   }
   const self = parseStat(text);
   if (self === undefined) {
-    throw new ProcfsError(`Cannot parse a pid and start time from "${file}"`);
+    throw new ProcfsError(
+      `Cannot parse a pid and start time from ${quote(file)}`,
+    );
   }
   return self;
 }
@@ -131,7 +138,9 @@ export function ownNamespaceProblem(procRoot: string): string | undefined {
   if (namespace === INIT_PID_NAMESPACE) return undefined;
   const pids = readNsPids(procRoot, "self");
   if (pids === undefined || pids.length !== 1) return undefined;
-  return `KCM_PROC_FS "${procRoot}" is the procfs of kcm's own pid namespace (${namespace}, where kcm is pid ${
+  return `KCM_PROC_FS ${
+    quote(procRoot)
+  } is the procfs of kcm's own pid namespace (${namespace}, where kcm is pid ${
     pids[0]
   }), not the host's: pids recorded from it clash with other containers'`;
 }

@@ -19,6 +19,7 @@
 import type { CpuSet } from "./cpuset.ts";
 import { AffinityError, osErrorReason, SpawnError } from "./errors.ts";
 import { OWN_PROC_ROOT, readCpusAllowed } from "./procfs.ts";
+import { quote } from "./quote.ts";
 
 // Linux numbering (x86, arm, arm64, riscv), every signal Deno can report.
 const SIGNAL_NUMBERS: Record<string, number> = {
@@ -146,7 +147,9 @@ function checkChildCpus(
   if (actual === null || actual.difference(cpus).isEmpty()) return;
   killQuietly(child);
   throw new AffinityError(
-    `Command "${command}" (pid ${child.pid}) started on CPUs ${actual}, not within ${cpus}; killed it`,
+    `Command ${
+      quote(command)
+    } (pid ${child.pid}) started on CPUs ${actual}, not within ${cpus}; killed it`,
   );
 }
 
@@ -171,7 +174,7 @@ function spawn(spec: ChildSpec): Deno.ChildProcess {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new SpawnError(
-        `Cannot run "${spec.command}": command not found`,
+        `Cannot run ${quote(spec.command)}: command not found`,
         127,
         {
           cause: error,
@@ -180,13 +183,13 @@ function spawn(spec: ChildSpec): Deno.ChildProcess {
     }
     if (error instanceof Deno.errors.PermissionDenied) {
       throw new SpawnError(
-        `Cannot run "${spec.command}": permission denied`,
+        `Cannot run ${quote(spec.command)}: permission denied`,
         126,
         { cause: error },
       );
     }
     throw new SpawnError(
-      `Cannot run "${spec.command}": ${osErrorReason(error)}`,
+      `Cannot run ${quote(spec.command)}: ${osErrorReason(error)}`,
       126,
       { cause: error },
     );

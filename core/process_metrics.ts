@@ -9,6 +9,7 @@
 
 import type { ProcessSample } from "./kcm_metrics.ts";
 import { osErrorReason, ProcfsError } from "./errors.ts";
+import { quote } from "./quote.ts";
 
 /** `sysconf(_SC_CLK_TCK)`: 100 on every Linux architecture Deno supports. */
 export const CLOCK_TICKS_PER_SECOND = 100;
@@ -64,9 +65,13 @@ async function read(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (cause) {
-    throw new ProcfsError(`Cannot read "${path}": ${osErrorReason(cause)}`, 1, {
-      cause,
-    });
+    throw new ProcfsError(
+      `Cannot read ${quote(path)}: ${osErrorReason(cause)}`,
+      1,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -101,7 +106,7 @@ export async function readProcessSample(
     ? paths.boot
     : undefined;
   if (bad !== undefined) {
-    throw new ProcfsError(`Cannot parse "${bad}"`);
+    throw new ProcfsError(`Cannot parse ${quote(bad)}`);
   }
   const memory = Deno.memoryUsage();
   return {

@@ -8,6 +8,7 @@
 import { joinPath } from "./paths.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
 import { osErrorReason, ProcfsError } from "./errors.ts";
+import { quote } from "./quote.ts";
 
 /**
  * kcm's own procfs, whatever `KCM_PROC_FS` says: the pids of kcm's children
@@ -26,14 +27,18 @@ export function readSelfPid(procRoot: string): number {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
-      cause: error,
-      hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
-    });
+    throw new ProcfsError(
+      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+        hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
+      },
+    );
   }
   const pid = Number(text.split(" ", 1)[0]);
   if (!Number.isSafeInteger(pid) || pid <= 0) {
-    throw new ProcfsError(`Cannot parse a pid from "${file}"`);
+    throw new ProcfsError(`Cannot parse a pid from ${quote(file)}`);
   }
   return pid;
 }
@@ -75,22 +80,28 @@ export function readCpusAllowed(procRoot: string, pid: number): CpuSet | null {
     text = Deno.readTextFileSync(file);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !exists(dir)) return null;
-    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
-      cause: error,
-    });
+    throw new ProcfsError(
+      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+      },
+    );
   }
   let cpus: CpuSet | undefined;
   try {
     cpus = parseCpusAllowed(text);
   } catch (error) {
     throw new ProcfsError(
-      `Cannot parse Cpus_allowed_list in "${file}": ${osErrorReason(error)}`,
+      `Cannot parse Cpus_allowed_list in ${quote(file)}: ${
+        osErrorReason(error)
+      }`,
       1,
       { cause: error },
     );
   }
   if (cpus === undefined) {
-    throw new ProcfsError(`No Cpus_allowed_list line in "${file}"`);
+    throw new ProcfsError(`No Cpus_allowed_list line in ${quote(file)}`);
   }
   return cpus;
 }
@@ -102,7 +113,7 @@ function exists(path: string): boolean {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw new ProcfsError(
-      `Cannot check "${path}": ${osErrorReason(error)}`,
+      `Cannot check ${quote(path)}: ${osErrorReason(error)}`,
       1,
       {
         cause: error,
@@ -120,7 +131,7 @@ function listPids(procRoot: string): Set<number> {
     }
   } catch (error) {
     throw new ProcfsError(
-      `Cannot list "${procRoot}": ${osErrorReason(error)}`,
+      `Cannot list ${quote(procRoot)}: ${osErrorReason(error)}`,
       1,
       {
         cause: error,
@@ -160,9 +171,13 @@ export function readHugePagesFree(procRoot: string): number | undefined {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new ProcfsError(`Cannot read "${file}": ${osErrorReason(error)}`, 1, {
-      cause: error,
-    });
+    throw new ProcfsError(
+      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
+      1,
+      {
+        cause: error,
+      },
+    );
   }
   const line = text.split("\n").find((l) => l.startsWith("HugePages_Free"));
   return line === undefined ? undefined : Number(line.split(":")[1]?.trim());

@@ -5,7 +5,7 @@
  * rewrites and prints the report; it decides nothing itself. Pure.
  */
 
-import type { ConfigState } from "./config_read.ts";
+import type { ConfigState, PoolFlag } from "./config_read.ts";
 import type { JsonValue } from "./json.ts";
 import {
   deadTasks,
@@ -63,7 +63,7 @@ function byPid<T extends { pid: number }>(entries: T[]): T[] {
  * ```
  */
 export function planReconcile(
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
   observed: ReadonlyMap<number, PidObservation>,
   ownership: Ownership = NO_OWNERSHIP,
 ): ReconcilePlan {

@@ -15,6 +15,7 @@
  * never outlives the problem.
  */
 
+import type { ConnectionFlags } from "./connection_flags.ts";
 import { errorMessage } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { formatJson, type JsonValue } from "./json.ts";
@@ -67,6 +68,8 @@ export interface ReportLoopOptions {
   readonly publish: boolean;
   /** `--metrics-listen` (loops only; the command refuses it otherwise). */
   readonly metricsListen?: ListenAddress | undefined;
+  /** `--kubeconfig`, `--context`, `--insecure-http` for publishing. */
+  readonly connection?: ConnectionFlags | undefined;
 }
 
 const WHAT: Readonly<Record<LoopCommand, string>> = {
@@ -109,7 +112,12 @@ export async function runReportLoop(
   let publisher: ReportPublisher | undefined;
   if (options.publish) {
     const { ReportPublisher } = await import("./k8s/reports.ts");
-    publisher = new ReportPublisher(options.kind, { host, loop, metrics });
+    publisher = new ReportPublisher(options.kind, {
+      host,
+      loop,
+      metrics,
+      connection: options.connection,
+    });
   }
   const { checkEvents, reclaimEvents } = options.publish
     ? await import("./k8s/node_events.ts")

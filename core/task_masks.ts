@@ -5,7 +5,7 @@
  * from this one function. Pure.
  */
 
-import type { ConfigState, CpuListState } from "./config_read.ts";
+import type { ConfigState, CpuListState, PoolFlag } from "./config_read.ts";
 import type { CpuSet } from "./cpuset.ts";
 
 /**
@@ -24,7 +24,7 @@ export interface MaskMismatch {
 }
 
 /** Every distinct pid recorded anywhere in the config, in first-seen order. */
-export function recordedPids(state: ConfigState): number[] {
+export function recordedPids(state: ConfigState<PoolFlag>): number[] {
   const pids = new Set<number>();
   for (const pool of state.pools) {
     for (const list of pool.cpuLists) {
@@ -52,7 +52,7 @@ export function recordedPids(state: ConfigState): number[] {
  * ```
  */
 export function findMaskMismatches(
-  state: ConfigState,
+  state: ConfigState<PoolFlag>,
   observed: ReadonlyMap<number, PidObservation>,
 ): MaskMismatch[] {
   const found: MaskMismatch[] = [];

@@ -3,25 +3,16 @@
  * (`<conf-dir>/topology.json`, see `core/topology_record.ts`), falling
  * back to sysfs for a directory without one (made by the 2017 tool, or by
  * kcm before the record existed). Side effects: reads that one file, and
- * in the fallback the sysfs files `core/sysfs.ts` reads (loaded only
- * then, so `isolate`'s start-up does not load it).
+ * in the fallback the sysfs files `core/sysfs.ts` reads. `isolate` loads
+ * this module only for claims placed by topology; its one-list claims read
+ * the NUMA map alone (core/record_file.ts).
  */
 
-import { ConfigError, osErrorReason } from "./errors.ts";
 import type { CpuSet } from "./cpuset.ts";
-import { joinPath } from "./paths.ts";
+import { readRecordFile } from "./record_file.ts";
+import { readIsolatedCpus, readTopology } from "./sysfs.ts";
 import type { Topology } from "./topology.ts";
-import {
-  parseTopologyRecord,
-  TOPOLOGY_FILE,
-  type TopologyRecord,
-  TopologyRecordError,
-} from "./topology_record.ts";
-
-/** The path of the topology record of `confDir`. */
-export function topologyRecordPath(confDir: string): string {
-  return joinPath(confDir, TOPOLOGY_FILE);
-}
+import { parseTopologyRecord, type TopologyRecord } from "./topology_record.ts";
 
 /**
  * Reads `<confDir>/topology.json`; undefined when there is none.
@@ -33,32 +24,7 @@ export function topologyRecordPath(confDir: string): string {
 export function readTopologyRecord(
   confDir: string,
 ): TopologyRecord | undefined {
-  const file = topologyRecordPath(confDir);
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new ConfigError(
-      `Cannot read topology record "${file}": ${osErrorReason(error)}`,
-      1,
-      { cause: error },
-    );
-  }
-  try {
-    return parseTopologyRecord(text);
-  } catch (error) {
-    if (!(error instanceof TopologyRecordError)) throw error;
-    const where = error.field === "" ? "" : `${error.field}: `;
-    throw new ConfigError(
-      `Cannot parse topology record "${file}": ${where}${error.reason}`,
-      1,
-      {
-        cause: error,
-        hint: `remove ${file} to make kcm read the topology from sysfs`,
-      },
-    );
-  }
+  return readRecordFile(confDir, parseTopologyRecord);
 }
 
 /** A topology and where it came from. */
@@ -85,7 +51,6 @@ export async function loadTopology(
 ): Promise<LoadedTopology> {
   const record = readTopologyRecord(confDir);
   if (record !== undefined) return { ...record, source: "record" };
-  const { readIsolatedCpus, readTopology } = await import("./sysfs.ts");
   const [topology, isolated] = await Promise.all([
     readTopology(sysRoot),
     readIsolatedCpus(sysRoot),

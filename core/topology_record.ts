@@ -2,8 +2,9 @@
  * The topology record: `<conf-dir>/topology.json`, written by `kcm init`
  * beside `lock` and `pools/`, so that `isolate`, `describe` and
  * `node-report` know each cpu list's NUMA nodes, package and L3 without
- * reading sysfs again. This module formats and parses it; reading it is
- * `core/topology_file.ts`.
+ * reading sysfs again. This module formats and parses it (the document
+ * level, file name and version are `core/record_document.ts`); reading it
+ * is `core/topology_file.ts`.
  *
  * Format (version 1), JSON with one entry per line:
  *
@@ -37,14 +38,16 @@
  *   `version`, and a reader refuses a version it does not know.
  */
 
-import { CpuListSyntaxError, CpuSet, parseCpuList } from "./cpuset.ts";
+import { CpuSet } from "./cpuset.ts";
+import {
+  isJsonObject,
+  parseRecordDocument,
+  readRecordCpus,
+  readRecordMap,
+  TOPOLOGY_RECORD_VERSION,
+  TopologyRecordError,
+} from "./record_document.ts";
 import { type LogicalCpu, Topology } from "./topology.ts";
-
-/** The record's file name, at the root of the config directory. */
-export const TOPOLOGY_FILE = "topology.json";
-
-/** The format version this module writes and reads. */
-export const TOPOLOGY_RECORD_VERSION = 1;
 
 /** What the record holds. */
 export interface TopologyRecord {
@@ -52,26 +55,6 @@ export interface TopologyRecord {
   readonly topology: Topology;
   /** The isolated CPUs at `init` time (may be empty). */
   readonly isolated: CpuSet;
-}
-
-/** A topology record that is not valid JSON or breaks the format. */
-export class TopologyRecordError extends SyntaxError {
-  /** Where in the document: `cores[3].cpus`, `numa_nodes`, or `""`. */
-  readonly field: string;
-  /** What is wrong there. */
-  readonly reason: string;
-
-  constructor(field: string, reason: string, options?: ErrorOptions) {
-    super(
-      `Cannot parse topology record: ${
-        field === "" ? "" : `${field}: `
-      }${reason}`,
-      options,
-    );
-    this.name = "TopologyRecordError";
-    this.field = field;
-    this.reason = reason;
-  }
 }
 
 /** `cpusOf(id)` for every distinct id that `idOf` gives a CPU, by id. */
@@ -151,12 +134,6 @@ export function formatTopologyRecord(record: TopologyRecord): string {
   ].join("\n");
 }
 
-const ID = /^(0|[1-9][0-9]{0,8})$/;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function readId(value: unknown, field: string): number {
   if (!Number.isSafeInteger(value) || (value as number) < 0) {
     throw new TopologyRecordError(
@@ -167,61 +144,6 @@ function readId(value: unknown, field: string): number {
   return value as number;
 }
 
-function readCpus(value: unknown, field: string, nonEmpty: boolean): CpuSet {
-  if (typeof value !== "string") {
-    throw new TopologyRecordError(
-      field,
-      `${JSON.stringify(value)} is not a CPU list string`,
-    );
-  }
-  let cpus: CpuSet;
-  try {
-    cpus = parseCpuList(value);
-  } catch (error) {
-    if (!(error instanceof CpuListSyntaxError)) throw error;
-    throw new TopologyRecordError(field, error.message, { cause: error });
-  }
-  if (nonEmpty && cpus.isEmpty()) {
-    throw new TopologyRecordError(field, "the CPU list is empty");
-  }
-  return cpus;
-}
-
-/**
- * Reads a `numa_nodes` or `l3_caches` map into CPU -> id, checking that
- * every CPU is a known one and appears under one id only.
- */
-function readMap(
-  document: Record<string, unknown>,
-  key: string,
-  known: ReadonlySet<number>,
-): Map<number, number> {
-  const value = document[key];
-  if (!isObject(value)) {
-    throw new TopologyRecordError(key, "missing, or not an object");
-  }
-  const idOf = new Map<number, number>();
-  for (const [name, list] of Object.entries(value)) {
-    const field = `${key}.${name}`;
-    if (!ID.test(name)) {
-      throw new TopologyRecordError(field, `"${name}" is not an id`);
-    }
-    for (const cpu of readCpus(list, field, true).toArray()) {
-      if (!known.has(cpu)) {
-        throw new TopologyRecordError(field, `CPU ${cpu} is in no core`);
-      }
-      if (idOf.has(cpu)) {
-        throw new TopologyRecordError(
-          field,
-          `CPU ${cpu} is also under "${idOf.get(cpu)}"`,
-        );
-      }
-      idOf.set(cpu, Number(name));
-    }
-  }
-  return idOf;
-}
-
 /**
  * Parses the text of `topology.json`.
  *
@@ -230,40 +152,21 @@ function readMap(
  * `field` says where.
  */
 export function parseTopologyRecord(text: string): TopologyRecord {
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new TopologyRecordError(
-      "",
-      error instanceof Error ? error.message : String(error),
-      { cause: error },
-    );
-  }
-  if (!isObject(document)) {
-    throw new TopologyRecordError("", "the document is not a JSON object");
-  }
-  if (document.version !== TOPOLOGY_RECORD_VERSION) {
-    throw new TopologyRecordError(
-      "version",
-      `${JSON.stringify(document.version)} is not a version this kcm ` +
-        `reads (${TOPOLOGY_RECORD_VERSION})`,
-    );
-  }
-  const isolated = readCpus(document.isolated ?? "", "isolated", false);
+  const document = parseRecordDocument(text);
+  const isolated = readRecordCpus(document.isolated ?? "", "isolated", false);
   if (!Array.isArray(document.cores)) {
     throw new TopologyRecordError("cores", "missing, or not an array");
   }
   const cores = document.cores.map((core: unknown, index) => {
     const field = `cores[${index}]`;
-    if (!isObject(core)) {
+    if (!isJsonObject(core)) {
       throw new TopologyRecordError(field, "not an object");
     }
     return {
       packageId: readId(core.package, `${field}.package`),
       dieId: readId(core.die, `${field}.die`),
       coreId: readId(core.core, `${field}.core`),
-      cpus: readCpus(core.cpus, `${field}.cpus`, true),
+      cpus: readRecordCpus(core.cpus, `${field}.cpus`, true),
       field,
     };
   });
@@ -289,8 +192,8 @@ export function parseTopologyRecord(text: string): TopologyRecord {
       known.add(cpu);
     }
   }
-  const nodeOf = readMap(document, "numa_nodes", known);
-  const l3Of = readMap(document, "l3_caches", known);
+  const nodeOf = readRecordMap(document, "numa_nodes", known);
+  const l3Of = readRecordMap(document, "l3_caches", known);
   const cpus: LogicalCpu[] = cores.flatMap((core) =>
     core.cpus.toArray().map((id) => ({
       id,

@@ -47,15 +47,42 @@ const SEED_OPTIONS = `Options:
                         API server.`;
 
 const EXTRA_USAGE = `
-  kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool> <command>
-              [-- <args> ...]
-  kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>]
+  kcm init ... [--keep-existing] [--ignore-isolcpus] [--dp-mode=<mode>]
+               [--cp-mode=<mode>]
+  kcm isolate [--conf-dir=<dir>] [--no-affinity] --pool=<pool>
+              [--cores=<n>] [--numa-node=<n> | --socket-id=<n>]
+              <command> [-- <args> ...]
+  kcm cluster-init ... [--timeout=<seconds>] [--namespace=<ns>] [--webhook]
+                   [<connection options>]
+  kcm discover ... [--interval=<seconds>] [<connection options>]
   kcm reconcile ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]
-  kcm node-report ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]`;
+                [<connection options>]
+  kcm node-report ... [--heartbeat=<seconds>] [--metrics-listen=<addr:port>]
+                  [<connection options>]
+  kcm uninstall [--conf-dir=<dir>] [--install-dir=<dir>] [--force] [--local]
+                [<connection options>]
+  kcm cluster-uninstall (--host-list=<list>|--all-hosts) [--kcm-img=<img>]
+                        [--kcm-img-pol=<pol>] [--conf-dir=<dir>]
+                        [--install-dir=<dir>] [--timeout=<seconds>]
+                        [--namespace=<ns>] [--force] [--delete-crds]
+                        [<connection options>]
+  kcm webhook [--conf-dir=<dir>] [--install-dir=<dir>] --tls-cert=<file>
+              --tls-key=<file> [--listen=<addr:port>]`;
 
 const EXTRA_OPTIONS = `
+  --ignore-isolcpus     Plan the pools as if no CPU were isolated (init).
+  --dp-mode=<mode>      Order of the data plane cores: packed (fill one NUMA
+                        node first) or spread (round robin over the NUMA
+                        nodes) [default: packed].
+  --cp-mode=<mode>      Order of the control plane cores, as --dp-mode
+                        [default: packed].
   --no-affinity         Record the allocation and set KCM_CPUS_ASSIGNED
                         without pinning the command (isolate).
+  --cores=<n>           Number of cpu lists to claim in an exclusive pool, on
+                        one NUMA node when one can hold them (isolate)
+                        [default: $KCM_NUM_CORES, else 1].
+  --numa-node=<n>       Claim only lists on NUMA node <n> (isolate).
+  --socket-id=<n>       Claim only lists on socket <n> (isolate).
   --timeout=<seconds>   How long cluster-init waits for its pods
                         [default: 600].
   --namespace=<ns>      Namespace for cluster-init's pods and DaemonSet
@@ -65,15 +92,39 @@ const EXTRA_OPTIONS = `
   --metrics-listen=<addr:port>
                         With --interval, serve Prometheus metrics on
                         http://<addr:port>/metrics (e.g. :9102).
+  --keep-existing       Accept an existing config directory that has the
+                        requested layout; another layout is an error (init).
+  --force               Uninstall even while tasks hold cpu lists; with
+                        cluster-uninstall also remove kcm's cluster objects
+                        when some nodes could not be cleaned.
+  --local               Only remove the node's files, not kcm's capacity,
+                        label, taint and reports (uninstall).
+  --delete-crds         Also delete the NodeReport and ReconcileReport CRDs,
+                        and so every report (cluster-uninstall).
+  --webhook             Also deploy kcm's admission webhook, with a CA and
+                        serving certificate of its own (cluster-init).
+  --tls-cert=<file>     PEM certificate (chain) the webhook serves; re-read
+                        when the file changes.
+  --tls-key=<file>      PEM private key of --tls-cert.
+  --listen=<addr:port>  Where the webhook serves HTTPS [default: 0.0.0.0:8443].
+
+Connection options (commands that talk to the Kubernetes API):
+  --kubeconfig=<file>   Use this kubeconfig only [default: KUBECONFIG's
+                        files merged, else in-cluster, else ~/.kube/config].
+  --context=<name>      Use this kubeconfig context [default: the current].
+  --insecure-http       Allow a plain http:// API server (test clusters).
 
 Environment:
   KCM_LOG_LEVEL         CRITICAL, ERROR, WARNING, INFO or DEBUG
                         [default: INFO].
   KCM_LOCK_TIMEOUT      Seconds to wait for the config lock [default: 30].
+  KCM_NUM_CORES         Default of isolate's --cores.
   KCM_PROC_FS           procfs to read pids and affinity from
                         [default: /proc].
   KCM_SYS_FS            sysfs to read the CPU topology from [default: /sys].
   NODE_NAME             Kubernetes node name [default: the host name].
+  KUBECONFIG            Kubeconfig files, ":"-separated, merged like kubectl
+                        merges them.
 
 Exit status: 0 on success, 1 on a runtime error, 2 on a usage error;
 isolate exits with its command's status (128+N if killed by signal N).`;

@@ -23,9 +23,10 @@ const PURE = [
   "core/poll.ts",
   "core/k8s/kubeconfig.ts",
   "core/k8s/node_name.ts",
+  "core/k8s/node_marks.ts",
   "core/k8s/pod_state.ts",
   "core/k8s/report_objects.ts",
-  "core/k8s/setup_progress.ts",
+  "core/k8s/one_shot_progress.ts",
   "core/k8s/workloads.ts",
   "core/metrics.ts",
   "core/kcm_metrics.ts",
@@ -34,11 +35,21 @@ const PURE = [
   "core/outage_log.ts",
   "core/format_age.ts",
   "core/errors.ts",
+  "core/quote.ts",
+  "core/file_names.ts",
   "core/k8s/errors.ts",
+  "core/k8s/request_policy.ts",
   "core/k8s/node_events.ts",
   "core/k8s/event_series.ts",
+  "core/k8s/forbidden.ts",
+  "core/k8s/tls_problem.ts",
+  "core/k8s/node_table.ts",
+  "core/k8s/object_diff.ts",
+  "core/layout_check.ts",
+  "core/connection_flags.ts",
   "core/placement_mode.ts",
   "core/topology_record.ts",
+  "core/record_document.ts",
   "core/allocate.ts",
   "core/allocation_error.ts",
   "core/pack_lists.ts",
@@ -47,6 +58,7 @@ const PURE = [
   "core/webhook/admission_review.ts",
   "core/webhook/container_cores.ts",
   "core/webhook/json_patch.ts",
+  "core/webhook/host_volumes.ts",
   "core/webhook/mutate_pod.ts",
   "core/webhook/names.ts",
   "core/webhook/pod.ts",
@@ -54,6 +66,8 @@ const PURE = [
   "core/webhook/review.ts",
   "core/webhook/settings.ts",
   "core/webhook/wrap_command.ts",
+  "core/der.ts",
+  "core/k8s/webhook_objects.ts",
 ];
 
 Deno.test("pure modules never touch Deno, nor import an effect module", async () => {
@@ -148,10 +162,43 @@ Deno.test("isolate's start-up path loads no Kubernetes or YAML code", async () =
     s.startsWith("core/k8s/") || s.startsWith("npm:") || s.includes("yaml")
   );
   assert.deepEqual(heavy, []);
+  assert.deepEqual(modules.filter((s) => s.includes("webhook")), []);
+  // Deno's Node compatibility layer costs about 25 ms to load (node:fs,
+  // node:process alike): nothing on this path imports it.
+  assert.deepEqual(modules.filter((s) => s.startsWith("node:")), []);
   const otherCommands = modules.filter((s) =>
     s.startsWith("commands/") && s !== "commands/isolate.ts"
   );
   assert.deepEqual(otherCommands, [], "other commands load on demand");
+  // A claim of one list needs neither the allocator nor sysfs: both come
+  // with core/isolate_placement.ts, loaded when a claim is placed.
+  const placement = modules.filter((s) =>
+    [
+      "core/allocate.ts",
+      "core/pack_lists.ts",
+      "core/isolate_placement.ts",
+      "core/sysfs.ts",
+      "core/topology.ts",
+    ].includes(s)
+  );
+  assert.deepEqual(placement, [], "placement loads on demand");
+});
+
+Deno.test("isolate's on-demand module loads and is compiled in", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(join(REPO_ROOT, "deno.json")),
+  ) as { tasks: { compile: string } };
+  assert.match(
+    config.tasks.compile,
+    /\s--include core\/isolate_placement\.ts\s/,
+  );
+  const placement = await import("../core/isolate_placement.ts");
+  assert.equal(typeof placement.allocateFromPool, "function");
+  assert.ok(
+    (await startupModules("core/isolate_placement.ts")).includes(
+      "core/allocate.ts",
+    ),
+  );
 });
 
 Deno.test("loadCommand() loads every command's module", async () => {

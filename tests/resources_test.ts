@@ -1,18 +1,29 @@
 /**
  * Every manifest in resources/ is accepted by a real kube-apiserver
- * (server-side dry run after the RBAC is applied for real), and the shipped
- * CRDs are exactly what kcm creates itself.
+ * (server-side dry run after the namespace, CRDs, RBAC and admission
+ * policy are applied for real), the admission policies type-check against
+ * the server's schemas, and the generated manifests (CRDs, the DaemonSet)
+ * are exactly what the code builds.
  */
 
 import assert from "node:assert/strict";
 import { reportCrd } from "../core/k8s/report_objects.ts";
-import { daemonSet } from "../core/k8s/workloads.ts";
+import { stringify as stringifyYaml } from "yaml";
 import {
+  DAEMON_CONTAINERS,
+  daemonSet,
+  DEFAULT_SETTINGS,
+} from "../core/k8s/workloads.ts";
+import { webhookManifest } from "../core/k8s/webhook_objects.ts";
+import {
+  applyManifests,
   applyObject,
-  type K8sObject,
+  KCM_NAMESPACE,
   readManifest,
+  SETUP_MANIFESTS,
 } from "./_helpers/k8s_manifests.ts";
 import { REPO_ROOT } from "./_helpers/run_cli.ts";
+import { waitFor } from "./_helpers/wait.ts";
 import { createNamespace, startControlPlane } from "./k8s/testenv.ts";
 
 async function manifestFiles(): Promise<string[]> {
@@ -32,56 +43,64 @@ Deno.test("resources/ CRDs equal the ones kcm creates", async () => {
   ]);
 });
 
-Deno.test("resources/kcm-daemonset.yaml runs what cluster-init runs", async () => {
-  const [shipped] = await readManifest("kcm-daemonset.yaml");
-  const built = daemonSet(["n"], ["reconcile", "nodereport"], {
-    image: "kcm",
-    pullPolicy: "Never",
-    confDir: "/etc/kcm",
-    installDir: "/opt/bin",
-    numDpCores: 4,
-    numCpCores: 1,
-  }) as K8sObject;
-  assert.deepEqual(
-    shipped!.spec.template.spec.containers,
-    built.spec.template.spec.containers,
+/** Set to rewrite the generated manifests from the code, on purpose. */
+const WRITE = Deno.env.get("KCM_WRITE_MANIFESTS") === "1";
+
+/** With KCM_WRITE_MANIFESTS=1: rewrites `file` as `objects`, keeping its header comment. */
+async function writeManifest(file: string, objects: unknown[]): Promise<void> {
+  if (!WRITE) return;
+  const path = `${REPO_ROOT}/resources/${file}`;
+  const header = (await Deno.readTextFile(path)).split("\n")
+    .filter((line, i, all) =>
+      line.startsWith("#") && all.slice(0, i).every((l) => l.startsWith("#"))
+    );
+  const documents = objects.map((object) =>
+    stringifyYaml(object, { lineWidth: 0, aliasDuplicateObjects: false })
   );
-  assert.deepEqual(
-    shipped!.spec.template.spec.volumes,
-    built.spec.template.spec.volumes,
+  await Deno.writeTextFile(
+    path,
+    `${header.join("\n")}\n${documents.join("---\n")}`,
   );
-  assert.deepEqual(shipped!.spec.selector, built.spec.selector);
+}
+
+Deno.test("resources/kcm-daemonset.yaml is what cluster-init applies", async () => {
+  const built = daemonSet(DAEMON_CONTAINERS, DEFAULT_SETTINGS);
+  await writeManifest("kcm-daemonset.yaml", [built]);
+  assert.deepEqual(await readManifest("kcm-daemonset.yaml"), [built]);
 });
 
-Deno.test("resources/rbac-kcm-system.yaml differs from rbac.yaml only in namespace", async () => {
-  const plain = await readManifest("rbac.yaml");
-  const system = await readManifest("rbac-kcm-system.yaml");
-  const strip = (objects: K8sObject[]) =>
-    JSON.parse(
-      JSON.stringify(objects, (k, v) => k === "namespace" ? undefined : v),
-    );
-  assert.deepEqual(strip(system), strip(plain));
-  assert.equal(system[0]!.metadata.namespace, "kcm-system");
-  assert.equal(system[2]!.subjects[0].namespace, "kcm-system");
+Deno.test("resources/kcm-webhook.yaml is what cluster-init --webhook applies", async () => {
+  const built = webhookManifest({
+    namespace: KCM_NAMESPACE,
+    image: DEFAULT_SETTINGS.image,
+    pullPolicy: DEFAULT_SETTINGS.pullPolicy,
+    confDir: DEFAULT_SETTINGS.confDir,
+    installDir: DEFAULT_SETTINGS.installDir,
+    caBundle: undefined,
+  });
+  await writeManifest("kcm-webhook.yaml", built);
+  assert.deepEqual(await readManifest("kcm-webhook.yaml"), built);
 });
 
 Deno.test("every manifest in resources/ is accepted by the API server", async (t) => {
-  await using cp = await startControlPlane();
-  await createNamespace(cp, "kcm-system");
-  // The pods name ServiceAccount kcm, which admission wants to exist.
-  for (const object of await readManifest("rbac.yaml")) {
-    const r = await applyObject(cp, object, { namespace: "default" });
-    assert.ok(r.status < 300, JSON.stringify(r.body));
-  }
+  // The status controller type-checks admission policies against the
+  // server's schemas (a typo in a field name shows up there).
+  await using cp = await startControlPlane({
+    controllers: ["validatingadmissionpolicy-status-controller"],
+    scheduler: false,
+  });
+  // What an operator applies first, for real; then every file dry-run.
+  await applyManifests(cp, SETUP_MANIFESTS);
+  await createNamespace(cp, KCM_NAMESPACE); // its default ServiceAccount
   const files = await manifestFiles();
-  assert.ok(files.length >= 7, files.join(", "));
+  assert.ok(files.length >= 8, files.join(", "));
   for (const file of files) {
     await t.step(file, async () => {
       const objects = await readManifest(file);
       assert.ok(objects.length > 0);
       for (const object of objects) {
         const r = await applyObject(cp, object, {
-          namespace: "default",
+          namespace: KCM_NAMESPACE,
           dryRun: true,
         });
         assert.ok(
@@ -93,4 +112,30 @@ Deno.test("every manifest in resources/ is accepted by the API server", async (t
       }
     });
   }
+  await t.step("the admission policies type-check", async () => {
+    for (const name of ["kcm-node-agent-nodes", "kcm-node-agent-objects"]) {
+      const policy = await waitFor(`policy ${name} checked`, async () => {
+        const r = await cp.api(
+          "GET",
+          `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/${name}`,
+        );
+        return r.body?.status?.typeChecking ? r.body : undefined;
+      });
+      assert.deepEqual(policy.status.typeChecking, {}, name);
+    }
+  });
+});
+
+Deno.test("the cluster-init pod runs as the installer, in kcm's namespace", async () => {
+  const [pod] = await readManifest("kcm-cluster-init-pod.yaml");
+  assert.equal(pod!.metadata.namespace, KCM_NAMESPACE);
+  assert.equal(pod!.spec.serviceAccountName, "kcm-installer");
+  const [container] = pod!.spec.containers;
+  assert.deepEqual(container.securityContext.capabilities, { drop: ["ALL"] });
+  assert.equal(pod!.spec.securityContext.runAsNonRoot, true);
+  assert.ok(container.resources.limits.memory);
+  assert.ok(
+    pod!.spec.volumes.every((v: { hostPath?: unknown }) => !v.hostPath),
+    "it needs no host path",
+  );
 });

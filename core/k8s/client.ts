@@ -6,9 +6,14 @@
  * given clock between retries; DEBUG log lines naming method, URL and
  * status (never a header, so never the token).
  *
+ * Every request says `User-Agent: kcm/<version>`, so the API server's
+ * audit log and managedFields name kcm.
+ *
  * Failures become {@linkcode K8sApiError}s carrying method, path, status
- * and the `Status` body's reason and message. 429, 5xx and connection
- * failures are retried (core/poll.ts, honouring Retry-After): up to
+ * and the `Status` body's reason and message; a 403 carries the hint for
+ * its cause (forbidden.ts). A rejected server certificate fails at once
+ * with the problem named (tls_problem.ts): trying again cannot fix it.
+ * 429, 5xx and other connection failures are retried (core/poll.ts, honouring Retry-After): up to
  * {@linkcode ONE_SHOT_RETRY} attempts for a one-shot command, fewer and
  * shorter ({@linkcode LOOP_RETRY}) in an `--interval` loop, whose next
  * iteration retries anyway. A 409 Conflict is retried only by callers that
@@ -25,36 +30,27 @@
 
 import { abortReason, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import {
-  type Clock,
-  retry,
-  type RetryDecision,
-  type RetryPolicy,
-} from "../poll.ts";
+import { type Clock, retry, type RetryPolicy } from "../poll.ts";
+import { VERSION } from "../usage.ts";
+import type { ConnectionFlags } from "../connection_flags.ts";
 import {
   type ClientConfig,
   loadClientConfig,
   type ReadTextFile,
 } from "./config.ts";
 import { K8sApiError, K8sConfigError } from "./errors.ts";
+import { forbiddenCause, forbiddenHint } from "./forbidden.ts";
+import { tlsHint, tlsProblem } from "./tls_problem.ts";
+import {
+  buildQuery,
+  ONE_SHOT_RETRY,
+  RETRIED_STATUS,
+  retryTransient,
+  statusDetail,
+} from "./request_policy.ts";
 
-/** One-shot commands: 6 attempts over about 8 s. */
-export const ONE_SHOT_RETRY: RetryPolicy = {
-  attempts: 6,
-  initialMs: 250,
-  factor: 2,
-  maxMs: 4000,
-  jitter: 0.5,
-};
-
-/** `--interval` loops: 3 attempts over about 1.5 s; the loop retries later. */
-export const LOOP_RETRY: RetryPolicy = {
-  attempts: 3,
-  initialMs: 500,
-  factor: 2,
-  maxMs: 1000,
-  jitter: 0.5,
-};
+/** The User-Agent of every request. */
+export const USER_AGENT = `kcm/${VERSION}`;
 
 /** Options of one request. */
 export interface RequestOptions {
@@ -112,61 +108,6 @@ export interface ClientOptions {
    * fail at once (the caller waits) instead of retrying after `maxMs`.
    */
   readonly giveUpOnLongRetryAfter?: boolean;
-}
-
-const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
-
-/**
- * Whether a failed request is worth sending again unchanged: connection
- * failures (status 0), 429 and 5xx are, after the server's Retry-After
- * when it gave one (unless that is longer than `longestWaitMs`); any other
- * answer is final.
- */
-function retryTransient(
-  error: unknown,
-  longestWaitMs: number = Infinity,
-): RetryDecision {
-  if (!(error instanceof K8sApiError)) return false;
-  if (error.status !== 0 && !RETRIED_STATUS.has(error.status)) return false;
-  if (error.retryAfterSeconds === undefined) return true;
-  const afterMs = error.retryAfterSeconds * 1000;
-  return afterMs > longestWaitMs ? false : { afterMs };
-}
-
-interface StatusBody {
-  reason?: unknown;
-  message?: unknown;
-}
-
-function statusDetail(status: number, text: string): {
-  reason: string;
-  detail: string;
-} {
-  try {
-    const body = JSON.parse(text) as StatusBody;
-    if (typeof body === "object" && body !== null) {
-      return {
-        reason: typeof body.reason === "string" ? body.reason : "",
-        detail: typeof body.message === "string"
-          ? body.message
-          : `HTTP ${status}`,
-      };
-    }
-  } catch {
-    // Not a Status object: fall through to the raw text.
-  }
-  const line = text.trim().split("\n")[0]?.slice(0, 200) ?? "";
-  return { reason: "", detail: line || `HTTP ${status}` };
-}
-
-function buildQuery(query: RequestOptions["query"]): string {
-  if (query === undefined) return "";
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) params.set(key, String(value));
-  }
-  const text = params.toString();
-  return text === "" ? "" : `?${text}`;
 }
 
 /**
@@ -229,49 +170,72 @@ export function createK8sClient(
       });
     } catch (cause) {
       if (signal?.aborted) throw abortReason(signal);
-      const reason = errorMessage(cause);
+      const reason = connectionFailure(cause);
       log.debug(`${method} ${url} failed: ${reason}`);
+      const tls = tlsProblem(reason);
       throw new K8sApiError({
         method,
         path,
         status: 0,
         reason: "",
-        detail: `cannot reach the API server at ${config.server} (${reason})`,
+        detail: tls
+          ? `TLS with ${config.server} failed: ${tls.description}`
+          : `cannot reach the API server at ${config.server} (${reason})`,
+        tls,
       }, {
         cause,
-        hint: `check that ${config.server} (from ${config.source}) is up`,
+        hint: tls
+          ? tlsHint(tls, config.source)
+          : `check that ${config.server} (from ${config.source}) is up`,
       });
     }
     log.debug(`${method} ${url} -> ${response.status}`);
     if (response.ok) return response;
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (cause) {
-      if (signal?.aborted) throw abortReason(signal);
-      throw cause;
-    }
+    const text = await readBody(method, path, response);
     const { reason, detail } = statusDetail(response.status, text);
     const after = Number(response.headers.get("retry-after"));
-    throw new K8sApiError({
-      method,
-      path,
-      status: response.status,
-      reason,
-      detail,
-      retryAfterSeconds: Number.isFinite(after) && after > 0
-        ? after
-        : undefined,
-    });
+    throw new K8sApiError(
+      {
+        method,
+        path,
+        status: response.status,
+        reason,
+        detail,
+        retryAfterSeconds: Number.isFinite(after) && after > 0
+          ? after
+          : undefined,
+      },
+      response.status === 403
+        ? { hint: forbiddenHint(forbiddenCause(detail)) }
+        : RETRIED_STATUS.has(response.status)
+        ? {
+          hint:
+            `${config.server} kept answering ${response.status} while kcm retried: try again later, or check the API server's health`,
+        }
+        : {},
+    );
   }
 
-  /** The body of an OK answer; an abort while reading rejects with its reason. */
-  async function readBody(response: Response): Promise<string> {
+  /**
+   * The answer's body. An abort while reading rejects with the abort's
+   * reason; any other failure to read it is a K8sApiError.
+   */
+  async function readBody(
+    method: string,
+    path: string,
+    response: Response,
+  ): Promise<string> {
     try {
       return await response.text();
     } catch (cause) {
       if (signal?.aborted) throw abortReason(signal);
-      throw cause;
+      throw new K8sApiError({
+        method,
+        path,
+        status: response.status,
+        reason: "",
+        detail: `the answer could not be read (${errorMessage(cause)})`,
+      }, { cause });
     }
   }
 
@@ -281,7 +245,10 @@ export function createK8sClient(
     request: RequestOptions,
   ): Promise<Response> {
     const url = `${config.server}${path}${buildQuery(request.query)}`;
-    const headers = new Headers({ accept: "application/json" });
+    const headers = new Headers({
+      accept: "application/json",
+      "user-agent": USER_AGENT,
+    });
     if (config.token) headers.set("authorization", `Bearer ${config.token}`);
     let body: string | null = null;
     if (request.body !== undefined) {
@@ -310,7 +277,7 @@ export function createK8sClient(
       request: RequestOptions = {},
     ): Promise<T> {
       const response = await send(method, path, request);
-      const text = await readBody(response);
+      const text = await readBody(method, path, response);
       if (text === "") return undefined as T;
       try {
         return JSON.parse(text) as T;
@@ -329,12 +296,26 @@ export function createK8sClient(
       path: string,
       request: RequestOptions = {},
     ): Promise<string> {
-      return await readBody(await send(method, path, request));
+      return await readBody(method, path, await send(method, path, request));
     },
     close() {
       httpClient.close();
     },
   };
+}
+
+/**
+ * The text of a failed `fetch`: its message and its causes' (Deno puts
+ * the TLS or socket error in the cause of a plain "fetch failed").
+ */
+function connectionFailure(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 4; depth++) {
+    parts.push(errorMessage(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
 }
 
 /** Reads a text file with Deno. */
@@ -343,14 +324,21 @@ function readTextFile(path: string): Promise<string> {
 }
 
 /**
- * Loads the settings for `env` (see `config.ts`) and builds a client.
- * `read` defaults to the real file system.
+ * Loads the settings for `env` and the connection flags (see `config.ts`)
+ * and builds a client. `read` defaults to the real file system.
  */
 export async function connectK8s(
   env: Readonly<Record<string, string>>,
-  options: ClientOptions & { readonly read?: ReadTextFile },
+  options: ClientOptions & {
+    readonly read?: ReadTextFile;
+    readonly connection?: ConnectionFlags;
+  },
 ): Promise<K8sClient> {
-  const config = await loadClientConfig(env, options.read ?? readTextFile);
+  const config = await loadClientConfig(
+    env,
+    options.read ?? readTextFile,
+    options.connection,
+  );
   options.log.debug(
     `Kubernetes API ${config.server} (settings from ${config.source}, namespace ${config.namespace})`,
   );

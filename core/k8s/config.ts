@@ -1,22 +1,33 @@
 /**
  * Where kcm's Kubernetes client connects and how it authenticates.
  *
- * In a pod (`KUBERNETES_SERVICE_HOST` set) the service account's token,
- * `ca.crt` and `namespace` files are read from `KCM_SERVICE_ACCOUNT_DIR`
- * (default `/var/run/secrets/kubernetes.io/serviceaccount`). Elsewhere the
- * kubeconfig named by `KUBECONFIG` is used (only the first file of a
- * `:`-separated list; kubectl merges all of them, kcm does not), else
- * `$HOME/.kube/config`: its current context's cluster, user and namespace.
- * Supported credentials: `token`, `tokenFile`, client certificate and key
- * (inline `-data` or files). `exec` and `auth-provider` plugins are not.
+ * `--kubeconfig=<file>` (that file alone) or `--context=<name>` pick a
+ * kubeconfig. Without them, in a pod (`KUBERNETES_SERVICE_HOST` set) the
+ * service account's token, `ca.crt` and `namespace` files are read from
+ * `KCM_SERVICE_ACCOUNT_DIR` (default
+ * `/var/run/secrets/kubernetes.io/serviceaccount`). Elsewhere the files of
+ * `KUBECONFIG` (a `:`-separated list, merged like kubectl does, files that
+ * do not exist skipped), else `$HOME/.kube/config`: the chosen context's
+ * cluster, user and namespace. Supported credentials: `token`,
+ * `tokenFile`, client certificate and key (inline `-data` or files).
+ * `exec` and `auth-provider` plugins are not.
+ *
+ * A plain `http://` server is refused unless `--insecure-http` is given:
+ * the token would cross the network in clear text.
  *
  * The kubeconfig text is parsed by kubeconfig.ts. {@linkcode inClusterServer}
  * and {@linkcode kubeconfigPath} are pure; {@linkcode loadClientConfig}
  * reads files through the reader it is given.
  */
 
+import type { ConnectionFlags } from "../connection_flags.ts";
 import { K8sConfigError } from "./errors.ts";
-import { type Material, parseKubeconfig } from "./kubeconfig.ts";
+import {
+  type KubeconfigFile,
+  type Material,
+  mergeKubeconfigs,
+} from "./kubeconfig.ts";
+import { quote } from "../quote.ts";
 
 /** Everything the client needs to reach and authenticate to the API. */
 export interface ClientConfig {
@@ -120,42 +131,111 @@ async function loadInCluster(
   };
 }
 
-/** The kubeconfig path kcm reads for `env`, or undefined without HOME. */
-export function kubeconfigPath(
+/**
+ * The kubeconfig files kcm reads for `env`, in merge order: the
+ * `KUBECONFIG` list (empty entries and repeats dropped), else
+ * `$HOME/.kube/config`; empty without either.
+ *
+ * @example
+ * ```ts
+ * import { kubeconfigPaths } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(kubeconfigPaths({ KUBECONFIG: ":/a:/b:/a" }), ["/a", "/b"]);
+ * assert.deepEqual(kubeconfigPaths({ HOME: "/h/" }), ["/h/.kube/config"]);
+ * ```
+ */
+export function kubeconfigPaths(
   env: Readonly<Record<string, string>>,
-): string | undefined {
-  const list = env.KUBECONFIG ?? "";
-  const first = list.split(":").find((p) => p !== "");
-  if (first !== undefined) return first;
-  return env.HOME ? `${env.HOME.replace(/\/+$/, "")}/.kube/config` : undefined;
+): string[] {
+  const list = (env.KUBECONFIG ?? "").split(":").filter((p) => p !== "");
+  if (list.length > 0) return [...new Set(list)];
+  return env.HOME ? [`${env.HOME.replace(/\/+$/, "")}/.kube/config`] : [];
 }
 
-/**
- * Loads the client settings for `env`: in-cluster when
- * `KUBERNETES_SERVICE_HOST` is set, else the kubeconfig. Reads files only
- * through `read`.
- */
-export async function loadClientConfig(
+function isNotFound(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound;
+}
+
+/** Reads the kubeconfig files: `--kubeconfig`, else the KUBECONFIG list. */
+async function readKubeconfigs(
   env: Readonly<Record<string, string>>,
+  flags: ConnectionFlags,
   read: ReadTextFile,
-): Promise<ClientConfig> {
-  if (env.KUBERNETES_SERVICE_HOST) return await loadInCluster(env, read);
-  const path = kubeconfigPath(env);
-  if (path === undefined) {
+): Promise<KubeconfigFile[]> {
+  if (flags.kubeconfig !== undefined) {
+    try {
+      return [{ path: flags.kubeconfig, text: await read(flags.kubeconfig) }];
+    } catch (cause) {
+      throw new K8sConfigError(`Cannot read kubeconfig ${flags.kubeconfig}`, {
+        cause,
+      });
+    }
+  }
+  const paths = kubeconfigPaths(env);
+  if (paths.length === 0) {
     throw new K8sConfigError(
       "No Kubernetes configuration: KUBERNETES_SERVICE_HOST, KUBECONFIG and HOME are all unset",
     );
   }
-  let source: string;
-  try {
-    source = await read(path);
-  } catch (cause) {
-    throw new K8sConfigError(`Cannot read kubeconfig ${path}`, {
-      cause,
-      hint: "set KUBECONFIG, or run kcm in a pod with a service account",
-    });
+  const files: KubeconfigFile[] = [];
+  for (const path of paths) {
+    try {
+      files.push({ path, text: await read(path) });
+    } catch (cause) {
+      // kubectl skips KUBECONFIG entries that do not exist.
+      if (isNotFound(cause) && paths.length > 1) continue;
+      throw new K8sConfigError(`Cannot read kubeconfig ${path}`, {
+        cause,
+        hint:
+          "set KUBECONFIG or give --kubeconfig, or run kcm in a pod with a service account",
+      });
+    }
   }
-  const entry = parseKubeconfig(source, path);
+  if (files.length === 0) {
+    throw new K8sConfigError(
+      `None of the kubeconfig files of KUBECONFIG exists: ${paths.join(", ")}`,
+    );
+  }
+  return files;
+}
+
+/** Refuses a plain-HTTP server unless the caller allowed it. */
+function checkScheme(
+  server: string,
+  source: string,
+  flags: ConnectionFlags,
+): void {
+  if (!server.startsWith("http:") || flags.insecureHttp) return;
+  throw new K8sConfigError(
+    `${source}: server ${
+      quote(server)
+    } is plain HTTP; kcm does not send credentials in clear text`,
+    {
+      hint:
+        "use the https:// address of the API server, or give --insecure-http for a test server",
+    },
+  );
+}
+
+/**
+ * Loads the client settings for `env` and the connection `flags`:
+ * `--kubeconfig`/`--context` first, else in-cluster when
+ * `KUBERNETES_SERVICE_HOST` is set, else the kubeconfig files. Reads files
+ * only through `read`.
+ */
+export async function loadClientConfig(
+  env: Readonly<Record<string, string>>,
+  read: ReadTextFile,
+  flags: ConnectionFlags = {},
+): Promise<ClientConfig> {
+  const explicit = flags.kubeconfig !== undefined ||
+    flags.context !== undefined;
+  if (env.KUBERNETES_SERVICE_HOST && !explicit) {
+    return await loadInCluster(env, read);
+  }
+  const files = await readKubeconfigs(env, flags, read);
+  const entry = mergeKubeconfigs(files, flags.context);
+  checkScheme(entry.server, entry.source, flags);
   const token = await readMaterial(entry.token, "token", read);
   return {
     server: entry.server,
@@ -169,6 +249,6 @@ export async function loadClientConfig(
     ),
     clientKeyPem: await readMaterial(entry.clientKey, "client-key", read),
     namespace: entry.namespace ?? "default",
-    source: path,
+    source: entry.source,
   };
 }

@@ -6,6 +6,7 @@
  */
 
 import { KcmError, type KcmErrorOptions } from "../errors.ts";
+import type { TlsProblem } from "./tls_problem.ts";
 
 /** What is known about one failed API request. */
 export interface K8sApiErrorInit {
@@ -21,6 +22,8 @@ export interface K8sApiErrorInit {
   readonly detail: string;
   /** The answer's `Retry-After` in seconds, when it had one. */
   readonly retryAfterSeconds?: number | undefined;
+  /** The TLS certificate problem that stopped the connection, if one did. */
+  readonly tls?: TlsProblem | undefined;
 }
 
 /**
@@ -43,6 +46,8 @@ export class K8sApiError extends KcmError {
   readonly detail: string;
   /** The answer's `Retry-After` in seconds, or undefined. */
   readonly retryAfterSeconds: number | undefined;
+  /** Status 0 because of a TLS certificate problem: which one. */
+  readonly tls: TlsProblem | undefined;
 
   constructor(init: K8sApiErrorInit, options: KcmErrorOptions = {}) {
     const what = init.status === 0
@@ -55,6 +60,7 @@ export class K8sApiError extends KcmError {
     this.reason = init.reason;
     this.detail = init.detail;
     this.retryAfterSeconds = init.retryAfterSeconds;
+    this.tls = init.tls;
   }
 }
 
@@ -73,14 +79,12 @@ export class K8sConfigError extends KcmError {
   }
 }
 
-/** The hint for an API refusal: how to grant kcm the rights it lacks. */
-export const RBAC_HINT =
-  "bind kcm's ServiceAccount to the ClusterRole in resources/rbac.yaml";
-
 /**
- * Puts what kcm was doing in front of an API error's message, with a hint
- * for the status at hand (RBAC for 403, or the one given per status).
- * Errors that are not {@linkcode K8sApiError}s are returned unchanged.
+ * Puts what kcm was doing in front of an API error's message, with the
+ * hint given for its status, else the error's own (for a 403, the fix for
+ * its cause: RBAC, Pod Security, a missing ServiceAccount, an admission
+ * policy; see forbidden.ts). Errors that are not {@linkcode K8sApiError}s
+ * are returned unchanged.
  */
 export function explainApiError(
   doing: string,
@@ -90,7 +94,6 @@ export function explainApiError(
   if (!(error instanceof K8sApiError)) return error;
   return new KcmError(`${doing}: ${error.message}`, 1, {
     cause: error,
-    hint: hints[error.status] ??
-      (error.status === 403 ? RBAC_HINT : error.hint),
+    hint: hints[error.status] ?? error.hint,
   });
 }

@@ -1,8 +1,13 @@
 /**
- * Reading a kubeconfig file's text: its current context's cluster, user
- * and namespace, with credentials given inline (`-data`, `token`) or as
- * files to read (resolved against the kubeconfig's directory, as kubectl
- * does). Pure; loading the files is config.ts's job.
+ * Reading kubeconfig texts: the chosen context's cluster, user and
+ * namespace, with credentials given inline (`-data`, `token`) or as files
+ * to read (resolved against the directory of the kubeconfig that named
+ * them, as kubectl does). Pure; loading the files is config.ts's job.
+ *
+ * Several files (a `KUBECONFIG` list) merge the way kubectl merges them:
+ * the first file to name a context, cluster or user wins that name, and
+ * `current-context` comes from the first file that sets it. A context
+ * given by the caller (`--context`) replaces `current-context`.
  *
  * Supported credentials: `token`, `tokenFile`, client certificate and key.
  * `exec` and `auth-provider` plugins are refused with a clear error.
@@ -10,6 +15,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { K8sConfigError } from "./errors.ts";
+import { quote } from "../quote.ts";
 
 /** A value given inline or as a file to read. */
 export type Material =
@@ -17,8 +23,18 @@ export type Material =
   | { readonly file: string }
   | undefined;
 
-/** The current context of a kubeconfig, file references resolved to paths. */
+/** One kubeconfig file's text and where it was read from. */
+export interface KubeconfigFile {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** The chosen context of a kubeconfig, file references resolved to paths. */
 export interface KubeconfigEntry {
+  /** The context's name. */
+  readonly context: string;
+  /** The file that defined the context's cluster (server, CA). */
+  readonly source: string;
   readonly server: string;
   readonly ca: Material;
   readonly insecureSkipTlsVerify: boolean;
@@ -34,16 +50,87 @@ function isDict(value: unknown): value is Dict {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function named(list: unknown, name: string, what: string, path: string): Dict {
-  if (!Array.isArray(list)) {
-    throw new K8sConfigError(`Kubeconfig ${path} has no ${what}s list`);
+/** A named entry of one of the three lists, with the file it came from. */
+interface Named {
+  readonly body: Dict;
+  readonly path: string;
+}
+
+/** The merged lists of several kubeconfig files. */
+interface Merged {
+  readonly paths: string;
+  readonly currentContext: string | undefined;
+  readonly lists: Record<"context" | "cluster" | "user", Map<string, Named>>;
+}
+
+function parseDocument(file: KubeconfigFile): Dict {
+  let doc: unknown;
+  try {
+    doc = parseYaml(file.text);
+  } catch (cause) {
+    throw new K8sConfigError(`Kubeconfig ${file.path} is not valid YAML`, {
+      cause,
+    });
   }
-  const found = list.find((item) => isDict(item) && item.name === name);
-  if (!isDict(found)) {
-    throw new K8sConfigError(`Kubeconfig ${path} has no ${what} "${name}"`);
+  // An empty file is an empty kubeconfig, as kubectl reads it.
+  if (doc === null || doc === undefined) return {};
+  if (!isDict(doc)) {
+    throw new K8sConfigError(`Kubeconfig ${file.path} is not a YAML mapping`);
   }
-  const body = found[what];
-  return isDict(body) ? body : {};
+  return doc;
+}
+
+function merge(files: readonly KubeconfigFile[]): Merged {
+  const lists: Merged["lists"] = {
+    context: new Map(),
+    cluster: new Map(),
+    user: new Map(),
+  };
+  let currentContext: string | undefined;
+  for (const file of files) {
+    const doc = parseDocument(file);
+    currentContext ??= text(doc, "current-context");
+    for (const what of ["context", "cluster", "user"] as const) {
+      const list = doc[`${what}s`];
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) {
+        throw new K8sConfigError(
+          `Kubeconfig ${file.path}: ${what}s is not a list`,
+        );
+      }
+      for (const item of list) {
+        if (!isDict(item) || typeof item.name !== "string") continue;
+        if (lists[what].has(item.name)) continue;
+        const body = item[what];
+        lists[what].set(item.name, {
+          body: isDict(body) ? body : {},
+          path: file.path,
+        });
+      }
+    }
+  }
+  return {
+    paths: files.map((f) => f.path).join(":"),
+    currentContext,
+    lists,
+  };
+}
+
+function named(
+  merged: Merged,
+  what: "context" | "cluster" | "user",
+  name: string,
+): Named {
+  const found = merged.lists[what].get(name);
+  if (found === undefined) {
+    throw new K8sConfigError(
+      `Kubeconfig ${merged.paths} has no ${what} ${quote(name)}`,
+      what === "context"
+        ? { hint: "list the contexts with `kubectl config get-contexts`" }
+        : {},
+    );
+  }
+  return found;
 }
 
 function text(dict: Dict, key: string): string | undefined {
@@ -85,8 +172,9 @@ function material(
 }
 
 /**
- * Picks the current context of a kubeconfig text. Relative file names are
- * resolved against the kubeconfig's directory, like kubectl does.
+ * Picks the current context of one kubeconfig text (or `context` when
+ * given). Relative file names are resolved against the kubeconfig's
+ * directory, like kubectl does.
  *
  * @example
  * ```ts
@@ -104,40 +192,71 @@ function material(
  * assert.equal(entry.namespace, "team");
  * ```
  */
-export function parseKubeconfig(source: string, path: string): KubeconfigEntry {
-  let doc: unknown;
-  try {
-    doc = parseYaml(source);
-  } catch (cause) {
-    throw new K8sConfigError(`Kubeconfig ${path} is not valid YAML`, {
-      cause,
-    });
-  }
-  if (!isDict(doc)) {
-    throw new K8sConfigError(`Kubeconfig ${path} is not a YAML mapping`);
-  }
-  const current = text(doc, "current-context");
+export function parseKubeconfig(
+  source: string,
+  path: string,
+  context?: string,
+): KubeconfigEntry {
+  return mergeKubeconfigs([{ path, text: source }], context);
+}
+
+/**
+ * Merges kubeconfig files as kubectl does (first definition of a name
+ * wins, `current-context` from the first file that sets it) and picks
+ * `context`, else the current context.
+ *
+ * @example
+ * ```ts
+ * import { mergeKubeconfigs } from "./kubeconfig.ts";
+ * import assert from "node:assert/strict";
+ * const entry = mergeKubeconfigs([
+ *   { path: "/a/config", text: "current-context: prod\nusers: [{name: me, user: {tokenFile: tok}}]" },
+ *   { path: "/b/config", text: [
+ *     "current-context: ignored",
+ *     "contexts: [{name: prod, context: {cluster: p, user: me}}]",
+ *     "clusters: [{name: p, cluster: {server: 'https://p:6443'}}]",
+ *     "users: [{name: me, user: {token: shadowed}}]",
+ *   ].join("\n") },
+ * ]);
+ * assert.equal(entry.context, "prod");
+ * assert.equal(entry.server, "https://p:6443");
+ * assert.deepEqual(entry.token, { file: "/a/tok" });
+ * ```
+ */
+export function mergeKubeconfigs(
+  files: readonly KubeconfigFile[],
+  context?: string,
+): KubeconfigEntry {
+  const merged = merge(files);
+  const current = context ?? merged.currentContext;
   if (current === undefined) {
-    throw new K8sConfigError(`Kubeconfig ${path} has no current-context`, {
-      hint: "run `kubectl config use-context <name>`",
-    });
-  }
-  const context = named(doc.contexts, current, "context", path);
-  const clusterName = text(context, "cluster");
-  if (clusterName === undefined) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: context "${current}" names no cluster`,
+      `Kubeconfig ${merged.paths} has no current-context`,
+      { hint: "run `kubectl config use-context <name>`, or give --context" },
     );
   }
-  const cluster = named(doc.clusters, clusterName, "cluster", path);
-  const userName = text(context, "user");
-  const user = userName === undefined
-    ? {}
-    : named(doc.users, userName, "user", path);
+  const contextEntry = named(merged, "context", current);
+  const clusterName = text(contextEntry.body, "cluster");
+  if (clusterName === undefined) {
+    throw new K8sConfigError(
+      `Kubeconfig ${contextEntry.path}: context ${
+        quote(current)
+      } names no cluster`,
+    );
+  }
+  const clusterEntry = named(merged, "cluster", clusterName);
+  const cluster = clusterEntry.body;
+  const path = clusterEntry.path;
+  const userName = text(contextEntry.body, "user");
+  const userEntry = userName === undefined
+    ? { body: {}, path: contextEntry.path }
+    : named(merged, "user", userName);
+  const user = userEntry.body;
+  const userPath = userEntry.path;
   const server = text(cluster, "server");
   if (server === undefined) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: cluster "${clusterName}" has no server`,
+      `Kubeconfig ${path}: cluster ${quote(clusterName)} has no server`,
     );
   }
   let url: URL;
@@ -145,18 +264,20 @@ export function parseKubeconfig(source: string, path: string): KubeconfigEntry {
     url = new URL(server);
   } catch (cause) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: server "${server}" is not a URL`,
+      `Kubeconfig ${path}: server ${quote(server)} is not a URL`,
       { cause },
     );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: server "${server}" is not http(s)`,
+      `Kubeconfig ${path}: server ${quote(server)} is not http(s)`,
     );
   }
   const token = text(user, "token");
   const tokenFile = text(user, "tokenFile");
   const entry: KubeconfigEntry = {
+    context: current,
+    source: path,
     server: server.replace(/\/+$/, ""),
     ca: material(
       cluster,
@@ -168,29 +289,33 @@ export function parseKubeconfig(source: string, path: string): KubeconfigEntry {
     token: token !== undefined
       ? { data: token }
       : tokenFile !== undefined
-      ? { file: resolvePath(tokenFile, path) }
+      ? { file: resolvePath(tokenFile, userPath) }
       : undefined,
     clientCert: material(
       user,
       "client-certificate-data",
       "client-certificate",
-      path,
+      userPath,
     ),
-    clientKey: material(user, "client-key-data", "client-key", path),
-    namespace: text(context, "namespace"),
+    clientKey: material(user, "client-key-data", "client-key", userPath),
+    namespace: text(contextEntry.body, "namespace"),
   };
   if (
     entry.token === undefined && entry.clientCert === undefined &&
     (isDict(user.exec) || isDict(user["auth-provider"]))
   ) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: user "${userName}" uses an exec or auth-provider plugin, which kcm does not support`,
+      `Kubeconfig ${userPath}: user ${
+        quote(userName)
+      } uses an exec or auth-provider plugin, which kcm does not support`,
       { hint: "use a kubeconfig with a token or a client certificate" },
     );
   }
   if ((entry.clientCert === undefined) !== (entry.clientKey === undefined)) {
     throw new K8sConfigError(
-      `Kubeconfig ${path}: user "${userName}" has a client certificate without a key or a key without a certificate`,
+      `Kubeconfig ${userPath}: user ${
+        quote(userName)
+      } has a client certificate without a key or a key without a certificate`,
     );
   }
   return entry;

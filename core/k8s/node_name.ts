@@ -7,6 +7,7 @@
  */
 
 import { KcmError } from "../errors.ts";
+import { quote } from "../quote.ts";
 
 const SUBDOMAIN =
   /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -44,7 +45,7 @@ export function toObjectName(name: string): string {
   result = result.slice(0, 253).replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "");
   if (!isDns1123Subdomain(result)) {
     throw new KcmError(
-      `Cannot make a Kubernetes object name out of node name "${name}"`,
+      `Cannot make a Kubernetes object name out of node name ${quote(name)}`,
       1,
       { hint: "set NODE_NAME to the Node's name" },
     );

@@ -16,17 +16,10 @@ import type { Clock } from "../poll.ts";
 import type { K8sClient } from "./client.ts";
 import { retryOnConflict } from "./conflict.ts";
 import { K8sApiError } from "./errors.ts";
+import { DATAPLANE_RESOURCE, KCM_TAINT, NODE_LABEL } from "./node_marks.ts";
+import { quote } from "../quote.ts";
 
-/** The extended resource counting dataplane cpu lists. */
-export const DATAPLANE_RESOURCE = "kcm.intel.com/dataplane-cores";
-/** The label of nodes prepared by kcm. */
-export const NODE_LABEL = "kcm.intel.com/kcm-node";
-/** The taint that keeps pods without a toleration off kcm nodes. */
-export const KCM_TAINT = {
-  key: "kcm",
-  value: "true",
-  effect: "NoSchedule",
-} as const;
+export { DATAPLANE_RESOURCE, KCM_TAINT, NODE_LABEL };
 
 /** A Node taint as the API stores it. */
 export interface Taint {
@@ -146,13 +139,17 @@ export async function getNode(
 /**
  * Sets `status.capacity["kcm.intel.com/dataplane-cores"]` to `count`
  * (the kubelet copies capacity it does not manage into allocatable).
+ * Resolves to false, without a patch, when it already says `count`.
  */
 export async function advertiseDataplaneCores(
   client: K8sClient,
   name: string,
   count: number,
-): Promise<void> {
+): Promise<boolean> {
   const node = await getNode(client, name);
+  if (node.status?.capacity?.[DATAPLANE_RESOURCE] === String(count)) {
+    return false;
+  }
   const ops: PatchOperation[] = node.status?.capacity === undefined
     ? [{
       op: "add",
@@ -169,6 +166,43 @@ export async function advertiseDataplaneCores(
     `/api/v1/nodes/${encodeURIComponent(name)}/status`,
     { body: ops, contentType: JSON_PATCH },
   );
+  return true;
+}
+
+/**
+ * Sends a JSON patch of Node `name` that starts with a `test` of its
+ * `resourceVersion`. kube-apiserver answers a failed `test` with a bare 422
+ * Invalid; when the Node's resourceVersion has moved on since, that was
+ * the test, and the error becomes a 409 Conflict so that
+ * `retryOnConflict` reads the Node again and rebuilds the patch.
+ */
+export async function patchNodeGuarded(
+  client: K8sClient,
+  name: string,
+  ops: readonly PatchOperation[],
+  resourceVersion: string | undefined,
+): Promise<void> {
+  try {
+    await client.request(
+      "PATCH",
+      `/api/v1/nodes/${encodeURIComponent(name)}`,
+      { body: ops, contentType: JSON_PATCH },
+    );
+  } catch (error) {
+    if (
+      error instanceof K8sApiError && error.status === 422 &&
+      (await getNode(client, name)).metadata.resourceVersion !== resourceVersion
+    ) {
+      throw new K8sApiError({
+        method: error.method,
+        path: error.path,
+        status: 409,
+        reason: "Conflict",
+        detail: `node ${quote(name)} changed while kcm patched it`,
+      }, { cause: error });
+    }
+    throw error;
+  }
 }
 
 /**
@@ -180,34 +214,11 @@ export async function labelAndTaintNode(
   name: string,
   options: { readonly clock: Clock; readonly log?: Logger | undefined },
 ): Promise<{ labelled: boolean; tainted: boolean }> {
-  const path = `/api/v1/nodes/${encodeURIComponent(name)}`;
   return await retryOnConflict(async () => {
     const node = await getNode(client, name);
     const ops = planLabelAndTaint(node);
     if (ops.length === 0) return { labelled: false, tainted: false };
-    try {
-      await client.request("PATCH", path, {
-        body: ops,
-        contentType: JSON_PATCH,
-      });
-    } catch (error) {
-      // kube-apiserver answers a failed `test` with a bare 422 Invalid; it
-      // was our test when the resourceVersion has moved on since.
-      if (
-        error instanceof K8sApiError && error.status === 422 &&
-        (await getNode(client, name)).metadata.resourceVersion !==
-          node.metadata.resourceVersion
-      ) {
-        throw new K8sApiError({
-          method: error.method,
-          path: error.path,
-          status: 409,
-          reason: "Conflict",
-          detail: `node "${name}" changed while kcm patched it`,
-        }, { cause: error });
-      }
-      throw error;
-    }
+    await patchNodeGuarded(client, name, ops, node.metadata.resourceVersion);
     return {
       labelled: ops.some((o) => o.path.startsWith("/metadata/labels")),
       tainted: ops.some((o) => o.path.startsWith("/spec/taints")),

@@ -306,9 +306,11 @@ export function failedReport(kind: ReportKind, message: string): JsonValue {
       configDirectory: { errors: [message], ok: false },
       cpuListsOnline: skipped,
       exclusiveCores: skipped,
+      exclusiveNumaNodes: skipped,
       taskAffinity: skipped,
     },
     description: null,
+    topology: null,
   };
 }
 

@@ -27,6 +27,7 @@ import {
   type ReportKind,
   reportPlural,
 } from "./report_objects.ts";
+import { quote } from "../quote.ts";
 
 type Dict = Record<string, JsonValue>;
 
@@ -57,7 +58,7 @@ export class NodeNotFoundError extends KcmError {
   readonly node: string;
 
   constructor(node: string, options: { cause?: unknown } = {}) {
-    super(`Node "${node}" does not exist`, 1, {
+    super(`Node ${quote(node)} does not exist`, 1, {
       cause: options.cause,
       hint:
         "kcm names its reports after NODE_NAME, else the host name: set NODE_NAME to this node's name in Kubernetes (a DaemonSet sets it from spec.nodeName)",

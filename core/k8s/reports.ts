@@ -17,6 +17,7 @@
  * it has passed.
  */
 
+import type { ConnectionFlags } from "../connection_flags.ts";
 import { errorMessage, KcmError } from "../errors.ts";
 import { formatAge } from "../format_age.ts";
 import type { Host } from "../host.ts";
@@ -36,7 +37,8 @@ import {
   type PublishState,
   recordPublish,
 } from "../publish_policy.ts";
-import { connectK8s, LOOP_RETRY, ONE_SHOT_RETRY } from "./client.ts";
+import { connectK8s } from "./client.ts";
+import { LOOP_RETRY, ONE_SHOT_RETRY } from "./request_policy.ts";
 import { K8sApiError } from "./errors.ts";
 import { EventSeriesRecorder, reportingInstanceFor } from "./event_series.ts";
 import { EventWriter } from "./event_writer.ts";
@@ -70,6 +72,8 @@ export interface ReportPublisherOptions {
   readonly metrics?: KcmMetrics | undefined;
   /** Uniform in [0, 1): heartbeat and retry jitter. Default `Math.random`. */
   readonly random?: () => number;
+  /** The connection flags; settings are read anew at each connection. */
+  readonly connection?: ConnectionFlags | undefined;
 }
 
 /** What one round did. */
@@ -127,6 +131,7 @@ export class ReportPublisher {
   readonly #loop: LoopSettings | undefined;
   readonly #metrics: KcmMetrics | undefined;
   readonly #random: () => number;
+  readonly #connection: ConnectionFlags | undefined;
   readonly #policy: PublishPolicy;
   readonly #node: string;
   readonly #writer: ReportWriter;
@@ -145,6 +150,7 @@ export class ReportPublisher {
     this.#loop = options.loop;
     this.#metrics = options.metrics;
     this.#random = options.random ?? Math.random;
+    this.#connection = options.connection;
     this.#policy = {
       heartbeatSeconds: options.loop?.heartbeatSeconds ??
         DEFAULT_HEARTBEAT_SECONDS,
@@ -215,6 +221,7 @@ export class ReportPublisher {
         retry: this.#loop ? LOOP_RETRY : ONE_SHOT_RETRY,
         random: this.#random,
         giveUpOnLongRetryAfter: this.#loop !== undefined,
+        ...(this.#connection ? { connection: this.#connection } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
       });
       const uid = await getNodeUid(client, this.#node);

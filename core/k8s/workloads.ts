@@ -1,49 +1,96 @@
 /**
- * The Kubernetes objects `cluster-init` creates, built as plain data: one
- * one-shot setup Pod per node and one DaemonSet for the long-running
- * commands. Pure.
+ * The Kubernetes objects kcm puts on nodes, built as plain data: one-shot
+ * Pods (cluster-init's setup pod, cluster-uninstall's uninstall pod) and
+ * the `kcm-daemons` DaemonSet of long-running commands. Pure.
  *
- * Setup pod `kcm-setup-<node>`: `nodeName` set (no scheduler involved),
- * `restartPolicy: Never`, the chosen one-shot commands in list order, all
- * but the last as init containers and the last as the container. The
- * kubelet runs init containers strictly one after another and stops at the
- * first failure, and the pod status then names the container that failed,
- * which is exactly "run in order, stop and say where it broke".
+ * One-shot pod `kcm-<job>-<node>`: `nodeName` set (no scheduler involved),
+ * `restartPolicy: Never`, the commands in list order, all but the last as
+ * init containers and the last as the container. The kubelet runs init
+ * containers strictly one after another and stops at the first failure,
+ * and the pod status then names the container that failed, which is
+ * exactly "run in order, stop and say where it broke".
  *
  * DaemonSet `kcm-daemons`: one container per long-running command
- * (`reconcile`, `node-report`, each `--interval=60 --publish`), pinned to
- * the chosen nodes with a required node affinity on `metadata.name`.
+ * (`reconcile` and `node-report` every 60 s with `--publish`, `discover`
+ * every 300 s so a Node that lost kcm's capacity, label or taint gets them
+ * back), on every node labelled `kcm.intel.com/kcm-node=true` (the label
+ * discover sets), so adding a node never rewrites the pods of the others.
  *
- * Both run as ServiceAccount `kcm` (resources/rbac.yaml), tolerate the
- * `kcm` taint, mount the host's /proc and /sys read-only at /host/proc and
- * /host/sys (`KCM_PROC_FS`, `KCM_SYS_FS`), the config directory at
- * /etc/kcm, get `NODE_NAME` from the downward API, and use the kcm binary
- * of the image, `/usr/local/bin/kcm`. Containers keep their log tail as
- * termination message on failure (`FallbackToLogsOnError`).
+ * Every pod runs as the node agent ServiceAccount (resources/rbac.yaml),
+ * tolerates the `kcm` taint, mounts the host's /proc and /sys read-only at
+ * /host/proc and /host/sys (`KCM_PROC_FS`, `KCM_SYS_FS`) and the config
+ * directory at /etc/kcm, gets `NODE_NAME` from the downward API, and uses
+ * the kcm binary of the image, `/usr/local/bin/kcm`. Each container:
+ * - drops every capability and may not gain privileges, runs with the
+ *   runtime's default seccomp profile and a read-only root file system (a
+ *   small in-memory /tmp beside it). It runs as the image's root user
+ *   without any capability: root owns the host directories it writes, and
+ *   reading other processes' `/proc/<pid>/status` needs no privilege;
+ * - requests 10m CPU and 96 MiB of memory, limited to 256 MiB (no CPU
+ *   limit: the commands are short bursts, and CFS throttling would only
+ *   stretch them);
+ * - keeps its log tail as termination message (`FallbackToLogsOnError`).
+ * Pods get priority class `system-node-critical` (daemons: evicting them
+ * leaves claims unreclaimed and reports stale) or `system-cluster-critical`
+ * (one-shot pods, which must not be refused for room on a full node).
  */
 
 import type { JsonValue } from "../json.ts";
+import { NODE_LABEL } from "./node_marks.ts";
 
 /** Where the image keeps kcm. */
 export const KCM_BINARY = "/usr/local/bin/kcm";
-/** The ServiceAccount kcm's pods run as. */
-export const SERVICE_ACCOUNT = "kcm";
+/** The ServiceAccount of every pod kcm puts on a node. */
+export const NODE_AGENT = "kcm-node-agent";
+/** The ServiceAccount `cluster-init` and `cluster-uninstall` run as in a pod. */
+export const INSTALLER = "kcm-installer";
 /** Name of the DaemonSet of long-running commands. */
 export const DAEMONSET_NAME = "kcm-daemons";
-/** Label selecting the setup pods. */
-export const SETUP_SELECTOR =
-  "app.kubernetes.io/name=kcm,app.kubernetes.io/component=setup";
+/** Label selecting kcm's one-shot pods. */
+export const ONE_SHOT_SELECTOR =
+  "app.kubernetes.io/name=kcm,app.kubernetes.io/component in (setup,uninstall)";
 
 /** Commands run once per node, in a setup pod. */
 export const ONE_SHOT_COMMANDS = ["init", "install", "discover"] as const;
-/** Commands run for good, in the DaemonSet. */
+/** `--kcm-cmd-list` entries run for good, in the DaemonSet. */
 export const DAEMON_COMMANDS = ["reconcile", "nodereport"] as const;
 /** A command run once per node. */
 export type OneShotCommand = typeof ONE_SHOT_COMMANDS[number];
-/** A command run for good. */
+/** A `--kcm-cmd-list` entry run for good. */
 export type DaemonCommand = typeof DAEMON_COMMANDS[number];
 /** Every `--kcm-cmd-list` entry. */
 export type ClusterCommand = OneShotCommand | DaemonCommand;
+
+/** The containers of the DaemonSet, by name. */
+export const DAEMON_CONTAINERS = [
+  "reconcile",
+  "node-report",
+  "discover",
+] as const;
+/** A container of the DaemonSet. */
+export type DaemonContainer = typeof DAEMON_CONTAINERS[number];
+
+/** Seconds between two runs of each daemon container. */
+export const DAEMON_INTERVALS: Readonly<Record<DaemonContainer, number>> = {
+  "reconcile": 60,
+  "node-report": 60,
+  "discover": 300,
+};
+
+/**
+ * Where each daemon serves `/metrics` (`--metrics-listen`), by container:
+ * the containers of a pod share its network, so each has a port of its
+ * own; the names start with `metrics` for the scrape example in
+ * resources/monitoring/. discover serves none.
+ */
+export const METRICS_PORTS: Readonly<
+  Partial<
+    Record<DaemonContainer, { readonly name: string; readonly port: number }>
+  >
+> = {
+  "reconcile": { name: "metrics", port: 9102 },
+  "node-report": { name: "metrics-report", port: 9103 },
+};
 
 /** Settings shared by every object. */
 export interface WorkloadSettings {
@@ -57,6 +104,16 @@ export interface WorkloadSettings {
   readonly numCpCores: number;
 }
 
+/** The settings of the seed's defaults. */
+export const DEFAULT_SETTINGS: WorkloadSettings = {
+  image: "kcm",
+  pullPolicy: "Never",
+  confDir: "/etc/kcm",
+  installDir: "/opt/bin",
+  numDpCores: 4,
+  numCpCores: 1,
+};
+
 const CONF_MOUNT = "/etc/kcm";
 const INSTALL_MOUNT = "/opt/bin";
 
@@ -67,11 +124,16 @@ export function setupPodName(node: string): string {
   return `kcm-setup-${node}`;
 }
 
+/** The uninstall pod's name for `node`. */
+export function uninstallPodName(node: string): string {
+  return `kcm-uninstall-${node}`;
+}
+
 function labels(component: string): Dict {
   return {
     "app.kubernetes.io/name": "kcm",
     "app.kubernetes.io/component": component,
-    "app.kubernetes.io/managed-by": "kcm-cluster-init",
+    "app.kubernetes.io/managed-by": "kcm",
   };
 }
 
@@ -90,8 +152,24 @@ function volumes(settings: WorkloadSettings, install: boolean): Dict[] {
       hostPath: { path: settings.installDir, type: "DirectoryOrCreate" },
     });
   }
+  list.push({ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } });
   return list;
 }
+
+/** The securityContext of every container: nothing beyond file access. */
+export const CONTAINER_SECURITY: Dict = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** Requests and limits of every container. */
+export const CONTAINER_RESOURCES: Dict = {
+  requests: { cpu: "10m", memory: "96Mi" },
+  limits: { memory: "256Mi" },
+};
 
 function container(
   name: string,
@@ -107,6 +185,7 @@ function container(
   if (install) {
     mounts.push({ name: "kcm-install-dir", mountPath: INSTALL_MOUNT });
   }
+  mounts.push({ name: "tmp", mountPath: "/tmp" });
   return {
     name,
     image: settings.image,
@@ -120,6 +199,8 @@ function container(
         valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } },
       },
     ],
+    resources: CONTAINER_RESOURCES,
+    securityContext: CONTAINER_SECURITY,
     volumeMounts: mounts,
     terminationMessagePolicy: "FallbackToLogsOnError",
   };
@@ -127,34 +208,21 @@ function container(
 
 const TOLERATIONS: Dict[] = [{ key: "kcm", operator: "Exists" }];
 
-/**
- * Where each daemon serves `/metrics` (`--metrics-listen`): the containers
- * of a pod share its network, so each has a port of its own; the names
- * start with `metrics` for the scrape example in resources/monitoring/.
- */
-export const METRICS_PORTS: Readonly<
-  Record<DaemonCommand, { readonly name: string; readonly port: number }>
-> = {
-  reconcile: { name: "metrics", port: 9102 },
-  nodereport: { name: "metrics-report", port: 9103 },
-};
-
 function oneShotContainer(
   command: OneShotCommand,
   settings: WorkloadSettings,
 ): Dict {
   switch (command) {
     case "init":
-      // A second cluster-init finds the directory made by the first; init
-      // refuses to overwrite it, so the pod leaves it alone.
+      // A rerun finds the directory of the first run: init accepts it when
+      // it has the requested layout and fails naming the difference if not.
       return container("init", [
-        "/bin/sh",
-        "-c",
-        `if [ -e ${CONF_MOUNT}/pools ]; then ` +
-        `echo "kcm: ${CONF_MOUNT} is already initialised, init skipped"; ` +
-        `else exec kcm init --conf-dir=${CONF_MOUNT} ` +
-        `--num-dp-cores=${settings.numDpCores} ` +
-        `--num-cp-cores=${settings.numCpCores}; fi`,
+        KCM_BINARY,
+        "init",
+        `--conf-dir=${CONF_MOUNT}`,
+        `--num-dp-cores=${settings.numDpCores}`,
+        `--num-cp-cores=${settings.numCpCores}`,
+        "--keep-existing",
       ], settings);
     case "install":
       return container(
@@ -172,6 +240,32 @@ function oneShotContainer(
   }
 }
 
+function oneShotPod(
+  name: string,
+  component: string,
+  node: string,
+  containers: Dict[],
+  settings: WorkloadSettings,
+  install: boolean,
+): Dict {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: labels(component) },
+    spec: {
+      nodeName: node,
+      restartPolicy: "Never",
+      serviceAccountName: NODE_AGENT,
+      priorityClassName: "system-cluster-critical",
+      enableServiceLinks: false,
+      tolerations: TOLERATIONS,
+      initContainers: containers.slice(0, -1),
+      containers: containers.slice(-1),
+      volumes: volumes(settings, install),
+    },
+  };
+}
+
 /**
  * The setup pod of `node` running `commands` (one-shot ones, non-empty) in
  * order.
@@ -181,105 +275,117 @@ export function setupPod(
   commands: readonly OneShotCommand[],
   settings: WorkloadSettings,
 ): Dict {
-  const containers = commands.map((c) => oneShotContainer(c, settings));
+  return oneShotPod(
+    setupPodName(node),
+    "setup",
+    node,
+    commands.map((c) => oneShotContainer(c, settings)),
+    settings,
+    commands.includes("install"),
+  );
+}
+
+/** The uninstall pod of `node`: `kcm uninstall`, with `--force` if asked. */
+export function uninstallPod(
+  node: string,
+  settings: WorkloadSettings,
+  force: boolean,
+): Dict {
+  const command = [
+    KCM_BINARY,
+    "uninstall",
+    `--conf-dir=${CONF_MOUNT}`,
+    `--install-dir=${INSTALL_MOUNT}`,
+  ];
+  if (force) command.push("--force");
+  return oneShotPod(
+    uninstallPodName(node),
+    "uninstall",
+    node,
+    [container("uninstall", command, settings, true)],
+    settings,
+    true,
+  );
+}
+
+function daemonContainer(
+  name: DaemonContainer,
+  settings: WorkloadSettings,
+): Dict {
+  const command = [
+    KCM_BINARY,
+    name,
+    `--conf-dir=${CONF_MOUNT}`,
+    `--interval=${DAEMON_INTERVALS[name]}`,
+  ];
+  if (name !== "discover") command.push("--publish");
+  const metrics = METRICS_PORTS[name];
+  if (metrics !== undefined) {
+    command.push(`--metrics-listen=:${metrics.port}`);
+  }
+  const built = container(name, command, settings);
+  if (metrics === undefined) return built;
+  // The metrics server answers /healthz while the loop process lives,
+  // whatever the API server does: an outage must not restart the daemons.
+  const probe = (periodSeconds: number): Dict => ({
+    httpGet: { path: "/healthz", port: metrics.name },
+    periodSeconds,
+    timeoutSeconds: 5,
+    failureThreshold: 3,
+  });
   return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name: setupPodName(node), labels: labels("setup") },
-    spec: {
-      nodeName: node,
-      restartPolicy: "Never",
-      serviceAccountName: SERVICE_ACCOUNT,
-      tolerations: TOLERATIONS,
-      initContainers: containers.slice(0, -1),
-      containers: containers.slice(-1),
-      volumes: volumes(settings, commands.includes("install")),
-    },
+    ...built,
+    ports: [{
+      name: metrics.name,
+      containerPort: metrics.port,
+      protocol: "TCP",
+    }],
+    readinessProbe: probe(10),
+    livenessProbe: probe(30),
   };
 }
 
+/** The DaemonSet container running a `--kcm-cmd-list` daemon entry. */
+export function daemonContainerOf(command: DaemonCommand): DaemonContainer {
+  return command === "nodereport" ? "node-report" : command;
+}
+
 /**
- * The DaemonSet running `commands` (long-running ones, non-empty) on
- * exactly `nodes`.
+ * The DaemonSet running `containers` (non-empty) on every node labelled
+ * `kcm.intel.com/kcm-node=true`.
  */
 export function daemonSet(
-  nodes: readonly string[],
-  commands: readonly DaemonCommand[],
+  containers: readonly DaemonContainer[],
   settings: WorkloadSettings,
-  intervalSeconds = 60,
 ): Dict {
-  const containers = commands.map((c) => {
-    const sub = c === "nodereport" ? "node-report" : c;
-    const metrics = METRICS_PORTS[c];
-    return {
-      ...container(sub, [
-        KCM_BINARY,
-        sub,
-        `--conf-dir=${CONF_MOUNT}`,
-        `--interval=${intervalSeconds}`,
-        "--publish",
-        `--metrics-listen=:${metrics.port}`,
-      ], settings),
-      ports: [{
-        name: metrics.name,
-        containerPort: metrics.port,
-        protocol: "TCP",
-      }],
-    };
-  });
   const selector = {
     "app.kubernetes.io/name": "kcm",
     "app.kubernetes.io/component": "daemons",
   };
+  const ordered = DAEMON_CONTAINERS.filter((c) => containers.includes(c));
   return {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
     metadata: { name: DAEMONSET_NAME, labels: labels("daemons") },
     spec: {
       selector: { matchLabels: selector },
+      // A new image reaches a tenth of the nodes at a time, not one by one.
+      updateStrategy: {
+        type: "RollingUpdate",
+        rollingUpdate: { maxUnavailable: "10%" },
+      },
       template: {
         metadata: { labels: labels("daemons") },
         spec: {
-          serviceAccountName: SERVICE_ACCOUNT,
+          serviceAccountName: NODE_AGENT,
+          priorityClassName: "system-node-critical",
+          enableServiceLinks: false,
+          nodeSelector: { [NODE_LABEL]: "true" },
           tolerations: TOLERATIONS,
-          affinity: {
-            nodeAffinity: {
-              requiredDuringSchedulingIgnoredDuringExecution: {
-                // One term per node: a field selector on metadata.name
-                // takes a single value, and terms are ORed.
-                nodeSelectorTerms: nodes.map((node) => ({
-                  matchFields: [{
-                    key: "metadata.name",
-                    operator: "In",
-                    values: [node],
-                  }],
-                })),
-              },
-            },
-          },
-          containers,
+          containers: ordered.map((c) => daemonContainer(c, settings)),
           volumes: volumes(settings, false),
         },
       },
     },
   };
-}
-
-/** The node names a DaemonSet built by {@linkcode daemonSet} is pinned to. */
-export function daemonSetNodes(object: unknown): string[] {
-  // deno-lint-ignore no-explicit-any
-  const terms = (object as any)?.spec?.template?.spec?.affinity?.nodeAffinity
-    ?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-  if (!Array.isArray(terms)) return [];
-  const names: string[] = [];
-  for (const term of terms) {
-    for (const field of term?.matchFields ?? []) {
-      if (field?.key === "metadata.name" && Array.isArray(field.values)) {
-        names.push(
-          ...field.values.filter((v: unknown) => typeof v === "string"),
-        );
-      }
-    }
-  }
-  return names;
 }

@@ -86,11 +86,6 @@ export function oneLine(message: string, max = 1000): string {
   return flat.length > max ? `${flat.slice(0, max)}...` : flat;
 }
 
-/** Quotes a value a user wrote, shortened, for a one-line message. */
-export function quote(value: string): string {
-  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
-}
-
 /**
  * Reads the body the API server posted. Throws
  * {@linkcode AdmissionReviewError} for anything that is not an

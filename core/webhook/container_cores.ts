@@ -4,7 +4,7 @@
  * equal), read as a whole number of cores. Pure.
  */
 
-import { quote } from "./admission_review.ts";
+import { quoteShort } from "../quote.ts";
 import { DATAPLANE_CORES } from "./names.ts";
 import type { Container } from "./pod.ts";
 import { CoreCountError, parseCoreCount } from "./quantity.ts";
@@ -42,7 +42,7 @@ export type ContainerCores =
 export function readContainerCores(container: Container): ContainerCores {
   const has = (map: Readonly<Record<string, unknown>> | undefined) =>
     map !== undefined && Object.hasOwn(map, DATAPLANE_CORES);
-  const where = `container ${quote(container.name)}: ${DATAPLANE_CORES}`;
+  const where = `container ${quoteShort(container.name)}: ${DATAPLANE_CORES}`;
   const invalid = (message: string): ContainerCores => ({
     kind: "invalid",
     message,

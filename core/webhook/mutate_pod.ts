@@ -30,7 +30,7 @@
  */
 
 import { normalizePath } from "../paths.ts";
-import { quote } from "./admission_review.ts";
+import { quoteShort } from "../quote.ts";
 import { readContainerCores } from "./container_cores.ts";
 import { type PatchOperation, pointer } from "./json_patch.ts";
 import {
@@ -45,18 +45,14 @@ import {
   SHARED_POOLS,
 } from "./names.ts";
 import type { Container, Pod, Toleration } from "./pod.ts";
+import {
+  type InjectionSettings,
+  mountSpecs,
+  VolumePlanner,
+} from "./host_volumes.ts";
 import { isWrapped, wrapCommand } from "./wrap_command.ts";
 
-/**
- * Where kcm lives on the nodes: absolute host paths, normalised (as
- * `injectionSettings()` in settings.ts returns them).
- */
-export interface InjectionSettings {
-  /** kcm's config directory (`--conf-dir`), mounted at the same path. */
-  readonly confDir: string;
-  /** Directory holding the `kcm` binary, mounted read-only at the same path. */
-  readonly installDir: string;
-}
+export type { InjectionSettings } from "./host_volumes.ts";
 
 /** The outcome of planning. */
 export type PodMutation =
@@ -82,72 +78,6 @@ export function toleratesKcmTaint(toleration: Toleration): boolean {
   if (operator === "Exists") return key === "" || key === KCM_TAINT.key;
   return operator === "Equal" && key === KCM_TAINT.key &&
     (toleration.value ?? "") === KCM_TAINT.value;
-}
-
-/** One mount every wrapped container needs, and the volume behind it. */
-interface MountSpec {
-  readonly volumeBase: string;
-  readonly hostPath: string;
-  readonly mountPath: string;
-  readonly readOnly: boolean;
-}
-
-function mountSpecs(settings: InjectionSettings): MountSpec[] {
-  return [
-    {
-      volumeBase: "kcm-conf-dir",
-      hostPath: normalizePath(settings.confDir),
-      mountPath: normalizePath(settings.confDir),
-      readOnly: false,
-    },
-    {
-      volumeBase: "kcm-install-dir",
-      hostPath: normalizePath(settings.installDir),
-      mountPath: normalizePath(settings.installDir),
-      readOnly: true,
-    },
-    {
-      volumeBase: "kcm-host-proc",
-      hostPath: "/proc",
-      mountPath: HOST_PROC_MOUNT,
-      readOnly: true,
-    },
-  ];
-}
-
-/** Picks volume names: an existing volume of the same host path, else a free name. */
-class VolumePlanner {
-  readonly #names: Set<string>;
-  readonly #byHostPath = new Map<string, string>();
-  readonly #added: { name: string; hostPath: string }[] = [];
-
-  constructor(pod: Pod) {
-    this.#names = new Set((pod.volumes ?? []).map((v) => v.name));
-    for (const volume of pod.volumes ?? []) {
-      if (volume.hostPath === undefined) continue;
-      const path = normalizePath(volume.hostPath);
-      if (!this.#byHostPath.has(path)) this.#byHostPath.set(path, volume.name);
-    }
-  }
-
-  /** The volume name for `spec`'s host path, adding a volume when none exists. */
-  nameFor(spec: MountSpec): string {
-    const existing = this.#byHostPath.get(spec.hostPath);
-    if (existing !== undefined) return existing;
-    let name = spec.volumeBase;
-    for (let i = 1; this.#names.has(name); i++) {
-      name = `${spec.volumeBase}-${i}`;
-    }
-    this.#names.add(name);
-    this.#byHostPath.set(spec.hostPath, name);
-    this.#added.push({ name, hostPath: spec.hostPath });
-    return name;
-  }
-
-  /** The volumes to add, in the order they were first needed. */
-  get added(): readonly { name: string; hostPath: string }[] {
-    return this.#added;
-  }
 }
 
 /** Env entries wanted in a wrapped container, in order. */
@@ -225,7 +155,7 @@ function planContainer(
 
 function commandProblem(container: Container, why: string): string {
   return `container ${
-    quote(container.name)
+    quoteShort(container.name)
   } ${why} but has no command: kcm cannot wrap an image's entrypoint; set command (and args) to the program the image runs, or annotate the pod ${INJECT_ANNOTATION}: "false" and wrap it yourself`;
 }
 
@@ -284,7 +214,7 @@ export function planPodMutation(
     return {
       kind: "denied",
       message: `annotation ${POOL_FOR_OTHERS_ANNOTATION} is ${
-        quote(others)
+        quoteShort(others)
       }; it must name a shared pool: ${SHARED_POOLS.join(" or ")}`,
     };
   }
@@ -295,7 +225,9 @@ export function planPodMutation(
       container,
       cores[i] !== undefined
         ? `asks for ${DATAPLANE_CORES}`
-        : `must run in pool ${quote(others!)} (${POOL_FOR_OTHERS_ANNOTATION})`,
+        : `must run in pool ${
+          quoteShort(others!)
+        } (${POOL_FOR_OTHERS_ANNOTATION})`,
     ));
   });
   const selected = pod.nodeSelector !== undefined &&
@@ -305,7 +237,7 @@ export function planPodMutation(
   if (selected !== undefined && selected !== "true") {
     problems.push(
       `spec.nodeSelector sets ${NODE_LABEL} to ${
-        quote(selected)
+        quoteShort(selected)
       }, but pods asking for ${DATAPLANE_CORES} run on kcm nodes only; remove it or set it to "true"`,
     );
   }

@@ -5,18 +5,13 @@
  * to. Pure constants, shared by the webhook, its manifests and its docs.
  */
 
+import { DATAPLANE_RESOURCE } from "../k8s/node_marks.ts";
+
 /** The extended resource a container requests to get dataplane cores. */
-export const DATAPLANE_CORES = "kcm.intel.com/dataplane-cores";
+export const DATAPLANE_CORES = DATAPLANE_RESOURCE;
 
-/** Label of the nodes `kcm discover` prepared. */
-export const NODE_LABEL = "kcm.intel.com/kcm-node";
-
-/** The taint `kcm discover` puts on kcm nodes: `kcm=true:NoSchedule`. */
-export const KCM_TAINT = {
-  key: "kcm",
-  value: "true",
-  effect: "NoSchedule",
-} as const;
+/** Label of the nodes `kcm discover` prepared; the taint it puts on them. */
+export { KCM_TAINT, NODE_LABEL } from "../k8s/node_marks.ts";
 
 /** Pod annotation: `"false"` leaves the pod alone (any other value: no effect). */
 export const INJECT_ANNOTATION = "kcm.intel.com/inject";

@@ -40,7 +40,8 @@ import {
   reviewAdmission,
   unreadableAnswer,
 } from "./review.ts";
-import type { ListenAddress } from "./settings.ts";
+import type { ListenAddress } from "../listen_address.ts";
+import { quote } from "../quote.ts";
 
 /** What `kcm webhook` serves with. */
 export interface WebhookOptions extends InjectionSettings {
@@ -132,17 +133,15 @@ async function readKeyPair(options: WebhookOptions): Promise<KeyPair> {
       return await Deno.readTextFile(path);
     } catch (error) {
       throw new TlsError(
-        `Cannot read "${path}": ${osErrorReason(error)}`,
+        `Cannot read ${quote(path)}: ${osErrorReason(error)}`,
         options,
         error,
       );
     }
   };
-  const [cert, key] = await Promise.all([
-    read(options.tlsCertFile),
-    read(options.tlsKeyFile),
-  ]);
-  return { cert, key };
+  // One after the other: the first file that fails is the one named.
+  const cert = await read(options.tlsCertFile);
+  return { cert, key: await read(options.tlsKeyFile) };
 }
 
 /**
@@ -155,9 +154,9 @@ function checkKeyPair(pair: KeyPair, options: WebhookOptions): void {
     Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...pair }).close();
   } catch (error) {
     throw new TlsError(
-      `TLS certificate "${options.tlsCertFile}" and key "${options.tlsKeyFile}" cannot be used: ${
-        osErrorReason(error)
-      }`,
+      `TLS certificate ${quote(options.tlsCertFile)} and key ${
+        quote(options.tlsKeyFile)
+      } cannot be used: ${osErrorReason(error)}`,
       options,
       error,
     );
@@ -338,7 +337,9 @@ export async function startWebhookServer(
     server.setSecureContext({ cert: next.cert, key: next.key });
     pair = next;
     refused = undefined;
-    log.info(`Serving the new TLS certificate from "${options.tlsCertFile}"`);
+    log.info(
+      `Serving the new TLS certificate from ${quote(options.tlsCertFile)}`,
+    );
     return true;
   }
 

@@ -1,18 +1,12 @@
 /**
  * The webhook's own settings, checked once: the host directories it mounts
- * into pods and the address it listens on. Pure.
+ * into pods. Pure. (`--listen` is core/listen_address.ts's.)
  */
 
 import type { InjectionSettings } from "./mutate_pod.ts";
 import { HOST_PROC_MOUNT } from "./names.ts";
 
-/** A listening address. */
-export interface ListenAddress {
-  readonly hostname: string;
-  readonly port: number;
-}
-
-/** A setting that cannot work; `setting` names it (`"conf-dir"`, `"listen"`). */
+/** A setting that cannot work; `setting` names it (`"conf-dir"`, `"install-dir"`). */
 export class WebhookSettingError extends RangeError {
   readonly setting: string;
   readonly input: string;
@@ -91,32 +85,4 @@ export function injectionSettings(
     );
   }
   return settings;
-}
-
-/**
- * Parses `--listen`: `<host>:<port>`, `[<ipv6>]:<port>`, or `:<port>` (all
- * IPv4 addresses). The port is 0 to 65535 (0 picks a free one).
- *
- * @example
- * ```ts
- * import { parseListenAddress } from "./settings.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(parseListenAddress("0.0.0.0:8443"), { hostname: "0.0.0.0", port: 8443 });
- * assert.deepEqual(parseListenAddress("[::1]:9443"), { hostname: "::1", port: 9443 });
- * assert.deepEqual(parseListenAddress(":8443"), { hostname: "0.0.0.0", port: 8443 });
- * ```
- */
-export function parseListenAddress(text: string): ListenAddress {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]*)):([0-9]{1,5})$/.exec(
-    text,
-  );
-  if (match === null) {
-    throw new WebhookSettingError("listen", text, "must be <address>:<port>");
-  }
-  const port = Number(match[3]);
-  if (port > 65535) {
-    throw new WebhookSettingError("listen", text, "has a port above 65535");
-  }
-  const hostname = match[1] ?? match[2] ?? "";
-  return { hostname: hostname === "" ? "0.0.0.0" : hostname, port };
 }

@@ -15,9 +15,11 @@ export function isWrapped(command: readonly string[]): boolean {
 
 /**
  * The argv of a wrapped container: `<install-dir>/kcm isolate
- * --conf-dir=<dir> --pool=<pool> <command[0]> -- <command[1:]> <args>`. A
- * program name starting with `-` goes after the `--` instead, where
- * `isolate` reads it as the command too. `command` must not be empty.
+ * --conf-dir=<dir> --pool=<pool> <command[0]> -- <command[1:]> <args>`.
+ * `isolate` drops the one `--` right after its command, so the container's
+ * own words, a `--` among them, reach the program as they are. A program
+ * name starting with `-` would read as an option: it goes after a `--` of
+ * its own (`-- <command[0]> -- ...`). `command` must not be empty.
  *
  * @example
  * ```ts
@@ -49,6 +51,6 @@ export function wrapCommand(
     `--pool=${pool}`,
   ];
   return program.startsWith("-") && program !== "-"
-    ? [...head, "--", program, ...rest, ...args]
+    ? [...head, "--", program, "--", ...rest, ...args]
     : [...head, program, "--", ...rest, ...args];
 }

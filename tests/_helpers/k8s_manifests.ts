@@ -1,12 +1,21 @@
 /**
  * Applies the YAML manifests of `resources/` to a test control plane, the
- * way `kubectl apply -f` would for the kinds kcm ships, and sets up the
- * `kcm` ServiceAccount bound to exactly the shipped ClusterRole.
+ * way `kubectl apply -f` would for the kinds kcm ships, and hands out
+ * credentials of kcm's two identities with exactly the shipped RBAC and
+ * admission policy.
  */
 
 import { parseAllDocuments } from "yaml";
-import type { ApiResponse, ControlPlane } from "../k8s/testenv.ts";
+import {
+  type ApiResponse,
+  type ControlPlane,
+  type CrdObject,
+  createCrd,
+  createNamespace,
+  type ServiceAccountCredentials,
+} from "../k8s/testenv.ts";
 import { REPO_ROOT } from "./run_cli.ts";
+import { waitFor } from "./wait.ts";
 
 /** A Kubernetes object as parsed from YAML. */
 // deno-lint-ignore no-explicit-any
@@ -33,6 +42,14 @@ const COLLECTIONS: Record<string, (ns: string) => string> = {
     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
   "apiextensions.k8s.io/v1/CustomResourceDefinition": () =>
     "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+  "rbac.authorization.k8s.io/v1/Role": (ns) =>
+    `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`,
+  "rbac.authorization.k8s.io/v1/RoleBinding": (ns) =>
+    `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": () =>
+    "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding": () =>
+    "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings",
   "apps/v1/DaemonSet": (ns) => `/apis/apps/v1/namespaces/${ns}/daemonsets`,
   "apps/v1/Deployment": (ns) => `/apis/apps/v1/namespaces/${ns}/deployments`,
   "v1/Service": (ns) => `/api/v1/namespaces/${ns}/services`,
@@ -75,30 +92,118 @@ export async function applyObject(
   });
 }
 
-/**
- * Applies `resources/rbac.yaml` for `namespace` (the binding's subject
- * moved there) and returns credentials of the `kcm` ServiceAccount.
- */
-export async function kcmServiceAccount(
-  cp: ControlPlane,
-  namespace: string,
-): ReturnType<ControlPlane["serviceAccount"]> {
-  await cp.serviceAccount(namespace, "default");
-  for (const object of await readManifest("rbac.yaml")) {
-    if (object.kind === "ClusterRoleBinding") {
-      object.subjects = object.subjects.map((s: K8sObject) => ({
-        ...s,
-        namespace,
-      }));
-    }
-    const answer = await applyObject(cp, object, { namespace });
-    if (answer.status >= 300) {
-      throw new Error(
-        `Cannot apply ${object.kind} ${object.metadata.name}: HTTP ${answer.status} ${
-          JSON.stringify(answer.body)
-        }`,
-      );
+/** The namespace of the shipped manifests. */
+export const KCM_NAMESPACE = "kcm-system";
+
+/** The manifests that set kcm up on a cluster, in apply order. */
+export const SETUP_MANIFESTS = [
+  "namespace.yaml",
+  "crd-nodereports.yaml",
+  "crd-reconcilereports.yaml",
+  "rbac.yaml",
+  "node-agent-policy.yaml",
+];
+
+/** Applies every object of `files` (from resources/), failing loudly. */
+export async function applyManifests(
+  cp: Pick<ControlPlane, "api">,
+  files: readonly string[],
+): Promise<void> {
+  for (const file of files) {
+    for (const object of await readManifest(file)) {
+      const answer = await applyObject(cp, object, {
+        namespace: KCM_NAMESPACE,
+      });
+      if (answer.status >= 300) {
+        throw new Error(
+          `Cannot apply ${object.kind} ${object.metadata.name} of ${file}: HTTP ${answer.status} ${
+            JSON.stringify(answer.body)
+          }`,
+        );
+      }
     }
   }
-  return await cp.serviceAccount(namespace, "kcm");
+}
+
+/** kcm set up on a test control plane with exactly the shipped manifests. */
+export interface KcmIdentities {
+  /** ServiceAccount kcm-system/kcm-installer (cluster-init). */
+  readonly installer: ServiceAccountCredentials;
+  /**
+   * ServiceAccount kcm-system/kcm-node-agent with a token bound to Node
+   * `node`, as a pod on that node would have (the Node must exist).
+   */
+  nodeAgent(node: string): Promise<ServiceAccountCredentials>;
+}
+
+/**
+ * Applies the shipped namespace, CRDs, RBAC and node agent policy (as an
+ * operator would, `kubectl apply -f resources/...`) and returns credentials
+ * of both identities. Waits until the CRDs are served and the admission
+ * policies are in force.
+ */
+export async function installKcmIdentities(
+  cp: ControlPlane,
+): Promise<KcmIdentities> {
+  await applyManifests(cp, SETUP_MANIFESTS);
+  await createNamespace(cp, KCM_NAMESPACE);
+  for (const file of ["crd-nodereports.yaml", "crd-reconcilereports.yaml"]) {
+    for (const crd of await readManifest(file)) {
+      await createCrd(cp, crd as CrdObject);
+    }
+  }
+  const installer = await cp.serviceAccount(KCM_NAMESPACE, "kcm-installer");
+  const nodeAgent = async (node: string) => {
+    const found = await cp.api("GET", `/api/v1/nodes/${node}`);
+    if (found.status !== 200) {
+      throw new Error(`Node ${node}: HTTP ${found.status}`);
+    }
+    return await cp.boundServiceAccount(KCM_NAMESPACE, "kcm-node-agent", {
+      kind: "Node",
+      name: node,
+      uid: found.body.metadata.uid,
+    });
+  };
+  await waitForPolicies(cp);
+  return { installer, nodeAgent };
+}
+
+/**
+ * Waits until the node agent policies deny: the API server loads a new
+ * ValidatingAdmissionPolicy and its binding asynchronously (about a second).
+ * Probes with a dry-run label change by a node agent token not bound to a
+ * node, which the policy refuses.
+ */
+async function waitForPolicies(cp: ControlPlane): Promise<void> {
+  const probe = "kcm-policy-probe";
+  await cp.api("POST", "/api/v1/nodes", {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name: probe },
+  });
+  const unbound = await cp.serviceAccount(KCM_NAMESPACE, "kcm-node-agent");
+  await waitFor("the node agent admission policy", async () => {
+    const answer = await cp.api(
+      "PATCH",
+      `/api/v1/nodes/${probe}?dryRun=All`,
+      { metadata: { labels: { "kcm.intel.com/kcm-node": "true" } } },
+      { token: unbound.token, contentType: "application/merge-patch+json" },
+    );
+    const report = await cp.api(
+      "POST",
+      `/apis/kcm.intel.com/v1/namespaces/${KCM_NAMESPACE}/nodereports?dryRun=All`,
+      {
+        apiVersion: "kcm.intel.com/v1",
+        kind: "NodeReport",
+        metadata: { name: probe },
+        node: probe,
+        report: {},
+      },
+      { token: unbound.token },
+    );
+    const denied = (r: ApiResponse) =>
+      r.status === 403 && /ValidatingAdmissionPolicy/.test(r.body?.message);
+    return denied(answer) && denied(report) ? true : undefined;
+  });
+  await cp.api("DELETE", `/api/v1/nodes/${probe}`);
 }

@@ -1,7 +1,7 @@
 /**
  * Reading kcm's report objects and Events back from a test control plane,
- * and the setup the report tests share: the report CRDs (which kcm no
- * longer creates itself) and the rights to write Events on Nodes.
+ * and the report CRDs as kcm builds them (for a control plane that needs
+ * them before its controllers start; kcm never creates them itself).
  */
 
 import assert from "node:assert/strict";
@@ -94,46 +94,4 @@ export async function nodeEvents(
     .sort((a: EventSeen & { eventTime: string }, b: typeof a) =>
       a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0
     );
-}
-
-/**
- * Lets ServiceAccount `namespace/name` create and patch Events in
- * `default`, where Events about Nodes go (the node agent's Role of
- * resources/ carries the same rule).
- */
-export async function grantEventRights(
-  cp: ControlPlane,
-  namespace: string,
-  name: string,
-): Promise<void> {
-  const rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default";
-  const role = `kcm-test-events-${namespace}-${name}`;
-  for (
-    const [path, object] of [
-      [`${rbac}/roles`, {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "Role",
-        metadata: { name: role },
-        rules: [{
-          apiGroups: ["events.k8s.io"],
-          resources: ["events"],
-          verbs: ["create", "patch"],
-        }],
-      }],
-      [`${rbac}/rolebindings`, {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "RoleBinding",
-        metadata: { name: role },
-        roleRef: {
-          apiGroup: "rbac.authorization.k8s.io",
-          kind: "Role",
-          name: role,
-        },
-        subjects: [{ kind: "ServiceAccount", name, namespace }],
-      }],
-    ] as const
-  ) {
-    const r = await cp.api("POST", path, object);
-    assert.ok(r.status === 201 || r.status === 409, JSON.stringify(r.body));
-  }
 }

@@ -68,3 +68,57 @@ export async function listNames(dir: string): Promise<string[]> {
   for await (const entry of Deno.readDir(dir)) names.push(entry.name);
   return names.sort();
 }
+
+/** printf(1) format spelling out `bytes` in octal escapes. */
+function octal(bytes: readonly number[]): string {
+  return bytes.map((b) => "\\" + b.toString(8).padStart(3, "0")).join("");
+}
+
+/** Runs `sh -c script` with `args` as `$1...`; returns its stdout. */
+export async function sh(script: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script, "sh", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  if (!out.success) throw new Error(decoder.decode(out.stderr));
+  return decoder.decode(out.stdout);
+}
+
+const RENAME = {
+  // int rename(const char *oldpath, const char *newpath)
+  rename: { parameters: ["buffer", "buffer"], result: "i32" },
+} as const;
+let libc: Deno.DynamicLibrary<typeof RENAME> | undefined;
+
+function cString(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const c = new Uint8Array(bytes.length + 1);
+  c.set(bytes);
+  return c;
+}
+
+/**
+ * Renames `path` to the name `bytes` in the same directory, with rename(2)
+ * through libc: the bytes need not be UTF-8, which Deno's API cannot name.
+ */
+export function renameToBytes(path: string, bytes: readonly number[]): void {
+  const encoder = new TextEncoder();
+  const dir = encoder.encode(path.slice(0, path.lastIndexOf("/") + 1));
+  const target = new Uint8Array([...dir, ...bytes]);
+  libc ??= Deno.dlopen("libc.so.6", RENAME);
+  const rc = libc.symbols.rename(
+    cString(encoder.encode(path)),
+    cString(target),
+  );
+  if (rc !== 0) throw new Error(`rename(${path}) failed`);
+}
+
+/** The text of `<dir>/<bytes>/<rest>`, where `bytes` need not be UTF-8. */
+export function readUnderBytes(
+  dir: string,
+  bytes: readonly number[],
+  rest: string,
+): Promise<string> {
+  return sh('cat -- "$1/$(printf "$2")/$3"', dir, octal(bytes), rest);
+}

@@ -7,7 +7,8 @@ import { join } from "node:path";
 
 const decoder = new TextDecoder();
 
-async function openssl(cwd: string, args: string[]): Promise<void> {
+/** Runs `openssl args...` in `cwd`; throws with its stderr when it fails. */
+export async function openssl(cwd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", {
     args,
     cwd,
@@ -22,12 +23,14 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
   }
 }
 
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+/** openssl arguments for a new EC P-256 key. */
+export const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
 
 /** A CA that can sign serving certificates. */
 export interface TestCa {
   readonly dir: string;
   readonly caFile: string;
+  readonly caKeyFile: string;
   readonly caPem: string;
   /**
    * Issues a serving certificate for `sans` (default 127.0.0.1 and
@@ -65,6 +68,7 @@ export async function makeCa(dir: string, name: string): Promise<TestCa> {
   return {
     dir,
     caFile,
+    caKeyFile: join(dir, caKey),
     caPem: await Deno.readTextFile(caFile),
     async issue(leaf, sans = "IP:127.0.0.1,DNS:localhost") {
       await Deno.writeTextFile(

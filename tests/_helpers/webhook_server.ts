@@ -125,3 +125,20 @@ export async function replaceFile(
   await Deno.copyFile(source, temp);
   await Deno.rename(temp, target);
 }
+
+/** A request body stream that sends `first`, waits for `gate`, then sends `rest`. */
+export function gatedBody(
+  first: string,
+  gate: Promise<void>,
+  rest: string,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    async start(controller) {
+      controller.enqueue(encoder.encode(first));
+      await gate;
+      controller.enqueue(encoder.encode(rest));
+      controller.close();
+    },
+  });
+}

@@ -8,7 +8,7 @@ import {
   runArgv,
   skipUnless,
 } from "../_helpers/confine.ts";
-import { runKcm } from "../_helpers/run_cli.ts";
+import { REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, snapshotTree } from "../_helpers/temp_config_dir.ts";
 
 /** The reference's `tests/data/config/ok` directory. */
@@ -36,6 +36,33 @@ Deno.test("kcm describe prints the reference JSON byte for byte", async () => {
     cpus: "5,13",
     tasks: [1001, 1002],
   });
+});
+
+Deno.test("kcm describe prints the same bytes with a topology record beside the pools", async () => {
+  await using config = await makeConfigDir(REFERENCE_OK);
+  // The record a kcm init on the reference's machine shape would write.
+  const init = await runKcm([
+    "init",
+    `--conf-dir=${config.root}/other`,
+  ], {
+    env: {
+      KCM_SYS_FS: join(REPO_ROOT, "tests/fixtures/sysfs/xeon_d_1x8x2"),
+      KCM_PROC_FS: config.root,
+      KCM_LOG_LEVEL: "ERROR",
+    },
+  });
+  assert.equal(init.code, 0, init.stderr);
+  await Deno.copyFile(
+    `${config.root}/other/topology.json`,
+    `${config.confDir}/topology.json`,
+  );
+  const result = await runKcm(["describe", `--conf-dir=${config.confDir}`]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "");
+  await assertGolden(
+    "describe_ok.json",
+    result.stdout.replace(config.confDir, "/etc/kcm"),
+  );
 });
 
 const READ_ONLY = "kcm describe works on a read-only mount (shared lock)";

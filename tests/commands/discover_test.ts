@@ -1,13 +1,18 @@
 /**
  * `kcm discover` against a real kube-apiserver, run as a subprocess with
- * the in-cluster environment of the `kcm` ServiceAccount bound to exactly
- * the ClusterRole of resources/rbac.yaml.
+ * the in-cluster environment of the node agent (ServiceAccount
+ * kcm-system/kcm-node-agent with a token bound to the node, as in a pod on
+ * it), under exactly the shipped RBAC and admission policy.
  */
 
 import assert from "node:assert/strict";
-import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
-import { runKcm } from "../_helpers/run_cli.ts";
+import {
+  installKcmIdentities,
+  KCM_NAMESPACE,
+} from "../_helpers/k8s_manifests.ts";
+import { finish, runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { type ConfigSpec, makeConfigDir } from "../_helpers/temp_config_dir.ts";
+import { waitFor } from "../_helpers/wait.ts";
 import { createNode, startControlPlane } from "../k8s/testenv.ts";
 
 const LAYOUT: ConfigSpec = {
@@ -19,20 +24,26 @@ const LAYOUT: ConfigSpec = {
   infra: { exclusive: false, lists: { "0-2,8-10": "" } },
 };
 
-const NS = "kcm-test";
+const NS = KCM_NAMESPACE;
 
 Deno.test("discover advertises, labels and taints the node", async (t) => {
   await using cp = await startControlPlane();
-  const sa = await kcmServiceAccount(cp, NS);
+  const kcm = await installKcmIdentities(cp);
   await using config = await makeConfigDir(LAYOUT);
-  const env = (node: string) => ({
-    ...sa.inClusterEnv,
-    NODE_NAME: node,
-    KCM_LOG_LEVEL: "DEBUG",
-  });
-  const discover = (node: string, extra: Record<string, string> = {}) =>
+  const tokens: string[] = [];
+  /** The node agent's environment on `tokenNode`, acting for `node`. */
+  const env = async (node: string, tokenNode = node) => {
+    const sa = await kcm.nodeAgent(tokenNode);
+    tokens.push(sa.token);
+    return { ...sa.inClusterEnv, NODE_NAME: node, KCM_LOG_LEVEL: "DEBUG" };
+  };
+  const discover = async (
+    node: string,
+    extra: Record<string, string> = {},
+    tokenNode = node,
+  ) =>
     runKcm(["discover", `--conf-dir=${config.confDir}`], {
-      env: { ...env(node), ...extra },
+      env: { ...await env(node, tokenNode), ...extra },
     });
   const node = async (name: string) =>
     (await cp.api("GET", `/api/v1/nodes/${name}`)).body;
@@ -64,7 +75,10 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
         /INFO:root:Node "worker-1": label kcm.intel.com\/kcm-node=true, taint kcm=true:NoSchedule\n/,
       );
       assert.equal(result.stdout, "");
-      assert.ok(!result.stderr.includes(sa.token), "token in DEBUG output");
+      assert.ok(
+        !tokens.some((token) => result.stderr.includes(token)),
+        "token in DEBUG output",
+      );
     },
   );
 
@@ -81,8 +95,55 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
       after.spec.taints.filter((x: { key: string }) => x.key === "kcm").length,
       1,
     );
-    assert.match(result.stderr, /\(already set\), taint .* \(already set\)/);
+    assert.match(
+      result.stderr,
+      /dataplane-cores=3 \(already set\)\n[^]*\(already set\), taint .* \(already set\)/,
+    );
   });
+
+  await t.step(
+    "--interval puts back what the Node lost, until SIGTERM",
+    async () => {
+      await createNode(cp, "worker-2");
+      const child = spawnKcm(
+        ["discover", `--conf-dir=${config.confDir}`, "--interval=1"],
+        { env: await env("worker-2") },
+      );
+      const labelled = async () => {
+        const n = await node("worker-2");
+        return n.metadata.labels?.["kcm.intel.com/kcm-node"] === "true" &&
+            n.status.capacity?.["kcm.intel.com/dataplane-cores"] === "3"
+          ? true
+          : undefined;
+      };
+      await waitFor("the first discovery", labelled);
+      // What a re-registered Node looks like: no capacity, label or taint.
+      const stripped = await cp.api("PATCH", "/api/v1/nodes/worker-2", {
+        metadata: { labels: { "kcm.intel.com/kcm-node": null } },
+        spec: { taints: null },
+      }, { contentType: "application/merge-patch+json" });
+      assert.equal(stripped.status, 200, JSON.stringify(stripped.body));
+      const statusPatch = await cp.api(
+        "PATCH",
+        "/api/v1/nodes/worker-2/status",
+        [{
+          op: "remove",
+          path: "/status/capacity/kcm.intel.com~1dataplane-cores",
+        }],
+        { contentType: "application/json-patch+json" },
+      );
+      assert.equal(statusPatch.status, 200, JSON.stringify(statusPatch.body));
+      await waitFor("the rediscovery", labelled, 15_000);
+      assert.deepEqual(
+        (await node("worker-2")).spec.taints,
+        [{ key: "kcm", value: "true", effect: "NoSchedule" }],
+      );
+      child.kill("SIGTERM");
+      const result = await finish(child);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /Stopping on SIGTERM/);
+    },
+  );
 
   await t.step("a node without taints or labels gets both", async () => {
     await cp.api("POST", "/api/v1/nodes", {
@@ -143,6 +204,48 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
     },
   );
 
+  await t.step(
+    "a dataplane pool without an exclusive file is counted all the same",
+    async () => {
+      // The reference never read the flag here: one pool without it must
+      // not keep the node from being advertised.
+      await using noFlag = await makeConfigDir({
+        dataplane: { exclusive: true, lists: { "4": "", "5": "" } },
+      });
+      await Deno.remove(`${noFlag.confDir}/pools/dataplane/exclusive`);
+      await createNode(cp, "worker-5");
+      const result = await runKcm(
+        ["discover", `--conf-dir=${noFlag.confDir}`],
+        { env: await env("worker-5") },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const n = await node("worker-5");
+      assert.equal(n.status.capacity["kcm.intel.com/dataplane-cores"], "2");
+    },
+  );
+
+  await t.step(
+    "an empty dataplane pool advertises 0, with a warning",
+    async () => {
+      // The reference failed here ("No CPU list in dataplane pool"); kcm
+      // advertises the truth, so pods asking for cores stay pending.
+      await using empty = await makeConfigDir({
+        dataplane: { exclusive: true, lists: {} },
+      });
+      const result = await runKcm(
+        ["discover", `--conf-dir=${empty.confDir}`],
+        { env: await env("worker-5") },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(
+        result.stderr,
+        /WARNING:root:Dataplane pool of ".*" has no cpu lists; advertising 0 kcm.intel.com\/dataplane-cores\n/,
+      );
+      const n = await node("worker-5");
+      assert.equal(n.status.capacity["kcm.intel.com/dataplane-cores"], "0");
+    },
+  );
+
   // Negative cases.
   await t.step(
     "a missing dataplane pool fails before any API call",
@@ -166,8 +269,25 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
     },
   );
 
+  await t.step("a bad --interval is a usage error", async () => {
+    const result = await runKcm([
+      "discover",
+      `--conf-dir=${config.confDir}`,
+      "--interval=soon",
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /^kcm: error: --interval must be a whole number >= 0, got "soon"\nUsage:/,
+    );
+  });
+
   await t.step("a missing node is a clear error", async () => {
-    const result = await discover("ghost", { KCM_LOG_LEVEL: "INFO" });
+    const result = await discover(
+      "ghost",
+      { KCM_LOG_LEVEL: "INFO" },
+      "worker-1",
+    );
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
@@ -176,6 +296,7 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
   });
 
   await t.step("an RBAC denial names the verb and resource", async () => {
+    await createNode(cp, "worker-3");
     const reader = await cp.serviceAccount(NS, "reader");
     await cp.api(
       "POST",
@@ -203,7 +324,7 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
       {
         env: {
           ...reader.inClusterEnv,
-          NODE_NAME: "worker-1",
+          NODE_NAME: "worker-3",
           KCM_LOG_LEVEL: "DEBUG",
         },
       },
@@ -214,9 +335,36 @@ Deno.test("discover advertises, labels and taints the node", async (t) => {
     );
     assert.match(
       first ?? "",
-      /PATCH \/api\/v1\/nodes\/worker-1\/status: 403 Forbidden: .*User "system:serviceaccount:kcm-test:reader" cannot patch resource "nodes\/status"/,
+      /PATCH \/api\/v1\/nodes\/worker-3\/status: 403 Forbidden: .*User "system:serviceaccount:kcm-system:reader" cannot patch resource "nodes\/status"/,
     );
-    assert.match(result.stderr, /hint: bind kcm's ServiceAccount/);
+    assert.match(
+      result.stderr,
+      /hint: grant system:serviceaccount:kcm-system:reader "patch" on "nodes\/status": apply a Role or ClusterRole/,
+    );
     assert.ok(!result.stderr.includes(reader.token), "token in DEBUG output");
+  });
+
+  await t.step("the node agent of another node is refused", async () => {
+    const before = await node("worker-1");
+    await cp.api("PATCH", "/api/v1/nodes/worker-1", {
+      metadata: { labels: { "kcm.intel.com/kcm-node": null } },
+    }, { contentType: "application/merge-patch+json" });
+    // A token of node "bare" acting for worker-1.
+    const result = await discover(
+      "worker-1",
+      { KCM_LOG_LEVEL: "INFO" },
+      "bare",
+    );
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /\nkcm: error: Cannot label and taint node "worker-1": PATCH \/api\/v1\/nodes\/worker-1: 403 Forbidden: nodes "worker-1" is forbidden: ValidatingAdmissionPolicy 'kcm-node-agent-nodes' with binding 'kcm-node-agent-nodes' denied request: kcm node agent of node "bare" may not change node "worker-1"\nhint: kcm's node agent may change only its own Node/,
+    );
+    const after = await node("worker-1");
+    assert.equal(after.metadata.labels["kcm.intel.com/kcm-node"], undefined);
+    assert.equal(
+      after.status.capacity["kcm.intel.com/dataplane-cores"],
+      before.status.capacity["kcm.intel.com/dataplane-cores"],
+    );
   });
 });

@@ -9,18 +9,13 @@
  */
 
 import assert from "node:assert/strict";
-import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
+import { installKcmIdentities } from "../_helpers/k8s_manifests.ts";
 import {
   collectText,
   signalAndTime,
   type TextSink,
 } from "../_helpers/process_output.ts";
-import {
-  type EventSeen,
-  grantEventRights,
-  nodeEvents,
-  REPORT_CRDS,
-} from "../_helpers/report_api.ts";
+import { type EventSeen, nodeEvents } from "../_helpers/report_api.ts";
 import { runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
@@ -29,8 +24,6 @@ import {
   createNode,
   startControlPlane,
 } from "../k8s/testenv.ts";
-
-const NS = "kcm-events";
 
 async function taskset(cpus: string, pid: number): Promise<void> {
   const out = await new Deno.Command("taskset", {
@@ -65,10 +58,11 @@ function eventsUntil(
 }
 
 Deno.test("node-report and reconcile loops emit deduplicated Events on their Node", async (t) => {
-  await using cp = await startControlPlane({ crds: REPORT_CRDS });
+  await using cp = await startControlPlane();
+  const kcm = await installKcmIdentities(cp);
   const node = await createNode(cp, "event-node");
-  const sa = await kcmServiceAccount(cp, NS);
-  await grantEventRights(cp, NS, "kcm");
+  // The node agent with exactly the shipped rights (Events in default).
+  const sa = await kcm.nodeAgent("event-node");
   const env = { ...sa.inClusterEnv, NODE_NAME: "event-node" };
 
   await t.step(

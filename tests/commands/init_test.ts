@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
+import { readIsolatedCpus, readTopology } from "../../core/sysfs.ts";
+import { formatTopologyRecord } from "../../core/topology_record.ts";
+import { type CliResult, REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
 import { listNames, snapshotTree } from "../_helpers/temp_config_dir.ts";
 
 const SYSFS = join(REPO_ROOT, "tests/fixtures/sysfs");
@@ -22,7 +24,7 @@ async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 function expectedTree(layout: NonNullable<ExpectedCase["layout"]>): string[] {
-  const entries = ["lock", "pools/"];
+  const entries = ["lock", "pools/", "topology.json"];
   for (const pool of layout) {
     entries.push(`pools/${pool.name}/`, `pools/${pool.name}/exclusive`);
     for (const list of pool.cpuLists) {
@@ -85,10 +87,24 @@ for (const entry of Deno.readDirSync(SYSFS)) {
             assert.equal(tree.get(`pools/${pool.name}/${list}/tasks`), "");
           }
         }
+        assert.equal(
+          tree.get("topology.json"),
+          await fixtureRecord(shape),
+          `${label}: the topology record`,
+        );
         const describe = await runKcm(["describe", `--conf-dir=${confDir}`]);
         assert.equal(describe.code, 0, describe.stderr);
       });
     }
+  });
+}
+
+/** The topology record of a fixture, as init must write it. */
+async function fixtureRecord(shape: string): Promise<string> {
+  const root = join(SYSFS, shape);
+  return formatTopologyRecord({
+    topology: await readTopology(root),
+    isolated: await readIsolatedCpus(root),
   });
 }
 
@@ -173,6 +189,7 @@ Deno.test("kcm init fills an existing empty directory", async () => {
     assert.deepEqual(await listNames(dir), [
       "lock",
       "pools",
+      "topology.json",
     ]);
   });
 });
@@ -213,5 +230,220 @@ Deno.test("kcm init reports an unreadable sysfs by file", async () => {
       1,
     );
     assert.deepEqual(await listNames(dir), []);
+  });
+});
+
+// Isolated CPUs and placement modes, through the CLI: every
+// `placement_cases` entry of the fixtures (also checked in-process by
+// tests/core/layout_test.ts).
+
+interface PlacementCase extends ExpectedCase {
+  options: {
+    dataplaneMode?: string;
+    controlplaneMode?: string;
+    ignoreIsolcpus?: boolean;
+  };
+  warnings?: { message: string }[];
+}
+
+function placementFlags(options: PlacementCase["options"]): string[] {
+  return [
+    ...options.dataplaneMode ? [`--dp-mode=${options.dataplaneMode}`] : [],
+    ...options.controlplaneMode
+      ? [`--cp-mode=${options.controlplaneMode}`]
+      : [],
+    ...options.ignoreIsolcpus ? ["--ignore-isolcpus"] : [],
+  ];
+}
+
+/** A procfs whose meminfo has free hugepages: init warns about nothing else. */
+async function quietProcfs(dir: string): Promise<string> {
+  const procfs = join(dir, "proc");
+  await Deno.mkdir(procfs);
+  await Deno.writeTextFile(join(procfs, "meminfo"), "HugePages_Free: 8\n");
+  return procfs;
+}
+
+/** The pools and lists init logged ("Adding ..."), as a layout. */
+function layoutFromLog(result: CliResult): ExpectedCase["layout"] {
+  const layout: NonNullable<ExpectedCase["layout"]> = [];
+  for (const line of result.stderr.split("\n")) {
+    const pool = /^INFO:root:Adding (\S+) pool\.$/.exec(line);
+    if (pool) {
+      layout.push({
+        name: pool[1]!,
+        exclusive: pool[1] === "dataplane",
+        cpuLists: [],
+      });
+    }
+    const list = /^INFO:root:Adding (\S+) cpus to the (\S+) pool\.$/.exec(line);
+    if (list) layout.at(-1)!.cpuLists.push(list[1]!);
+  }
+  return layout;
+}
+
+for (
+  const shape of [
+    "dual_snc2_2x20x2",
+    "epyc_2x64x2_nps4",
+    "hybrid_4p_8e",
+    "xeon_d_1x8x2",
+    "dual_2x3x2_interleaved",
+  ]
+) {
+  Deno.test(`kcm init --dp-mode/--cp-mode/--ignore-isolcpus on ${shape} writes the expected pools and warnings`, async () => {
+    const { placement_cases: cases } = JSON.parse(
+      await Deno.readTextFile(join(SYSFS, shape, "expected_init.json")),
+    ) as { placement_cases: PlacementCase[] };
+    assert.ok(cases.length > 0);
+    for (const c of cases) {
+      await withTemp(async (dir) => {
+        const confDir = join(dir, "kcm");
+        const flags = placementFlags(c.options);
+        const label = `${shape} dp=${c.dataplane} cp=${c.controlplane} ${
+          flags.join(" ")
+        }`;
+        const result = await runKcm([
+          "init",
+          `--conf-dir=${confDir}`,
+          `--num-dp-cores=${c.dataplane}`,
+          `--num-cp-cores=${c.controlplane}`,
+          ...flags,
+        ], {
+          env: {
+            KCM_SYS_FS: join(SYSFS, shape),
+            KCM_PROC_FS: await quietProcfs(dir),
+          },
+        });
+        if (c.error !== undefined) {
+          assert.equal(result.code, 1, label);
+          assert.equal(
+            result.stderr,
+            `kcm: error: ${c.error}\nhint: isolate every thread of more ` +
+              "cores (isolcpus=), ask for fewer cores, or pass " +
+              "--ignore-isolcpus\n",
+            label,
+          );
+          assert.deepEqual(await listNames(dir), ["proc"], label);
+          return;
+        }
+        assert.equal(result.code, 0, `${label}: ${result.stderr}`);
+        const warnings = result.stderr.split("\n")
+          .filter((line) => line.startsWith("WARNING:"));
+        assert.deepEqual(
+          warnings,
+          (c.warnings ?? []).map((w) => `WARNING:root:${w.message}`),
+          label,
+        );
+        // What init logged is what it wrote.
+        assert.deepEqual(layoutFromLog(result), c.layout, label);
+        const tree = await snapshotTree(confDir);
+        assert.deepEqual([...tree.keys()].sort(), expectedTree(c.layout!));
+        assert.equal(tree.get("topology.json"), await fixtureRecord(shape));
+      });
+    }
+  });
+}
+
+Deno.test("kcm init spread and packed differ on multi-node machines, not on one node", async () => {
+  await withTemp(async (dir) => {
+    const procfs = await quietProcfs(dir);
+    const dataplane = async (shape: string, mode: string) => {
+      const confDir = join(dir, `${shape}-${mode}`);
+      const result = await runKcm([
+        "init",
+        `--conf-dir=${confDir}`,
+        "--num-dp-cores=4",
+        `--dp-mode=${mode}`,
+        "--ignore-isolcpus",
+      ], { env: { KCM_SYS_FS: join(SYSFS, shape), KCM_PROC_FS: procfs } });
+      assert.equal(result.code, 0, result.stderr);
+      return await listNames(join(confDir, "pools/dataplane"));
+    };
+    assert.deepEqual(await dataplane("dual_snc2_2x20x2", "packed"), [
+      "36,76",
+      "37,77",
+      "38,78",
+      "39,79",
+      "exclusive",
+    ]);
+    assert.deepEqual(await dataplane("dual_snc2_2x20x2", "spread"), [
+      "19,59",
+      "29,69",
+      "39,79",
+      "9,49",
+      "exclusive",
+    ]);
+    assert.deepEqual(await dataplane("epyc_2x64x2_nps4", "spread"), [
+      "111,239",
+      "127,255",
+      "79,207",
+      "95,223",
+      "exclusive",
+    ]);
+    assert.deepEqual(
+      await dataplane("hybrid_4p_8e", "spread"),
+      await dataplane("hybrid_4p_8e", "packed"),
+    );
+  });
+});
+
+// Bad input: one line, the right exit status, nothing written.
+
+Deno.test("kcm init rejects an unknown placement mode with a usage error, writing nothing", async () => {
+  await withTemp(async (dir) => {
+    for (
+      const [flag, message] of [
+        [
+          "--dp-mode=spreed",
+          '--dp-mode must be packed or spread, got "spreed"',
+        ],
+        ["--cp-mode=", '--cp-mode must be packed or spread, got ""'],
+        [
+          "--cp-mode=PACKED",
+          '--cp-mode must be packed or spread, got "PACKED"',
+        ],
+        [
+          "--ignore-isolcpus=yes",
+          "--ignore-isolcpus must not have an argument",
+        ],
+      ]
+    ) {
+      const result = await runKcm(["init", `--conf-dir=${dir}/kcm`, flag!], {
+        env: { KCM_SYS_FS: join(SYSFS, "xeon_d_1x8x2"), KCM_PROC_FS: dir },
+      });
+      assert.equal(result.code, 2, flag);
+      assert.equal(result.stderr.split("\n")[0], `kcm: error: ${message}`);
+      assert.equal(result.stderr.split("\n")[1], "Usage:");
+    }
+    assert.deepEqual(await listNames(dir), []);
+  });
+});
+
+Deno.test("kcm init refuses an isolated file that is not a CPU list, naming file and text, writing nothing", async () => {
+  await withTemp(async (dir) => {
+    const sysfs = join(dir, "sys");
+    await new Deno.Command("cp", {
+      args: ["-r", join(SYSFS, "xeon_d_1x8x2"), sysfs],
+    }).output();
+    const isolated = join(sysfs, "devices/system/cpu/isolated");
+    const procfs = await quietProcfs(dir);
+    for (const junk of ["2-x\n", "7-3\n", "isolcpus=2\n"]) {
+      await Deno.writeTextFile(isolated, junk);
+      for (const extra of [[], ["--ignore-isolcpus"]]) {
+        const result = await runKcm(
+          ["init", `--conf-dir=${dir}/kcm`, ...extra],
+          { env: { KCM_SYS_FS: sysfs, KCM_PROC_FS: procfs } },
+        );
+        assert.equal(result.code, 1, `${junk} ${extra}`);
+        assert.equal(
+          result.stderr,
+          `kcm: error: Cannot parse ${isolated}: ${
+            JSON.stringify(junk)
+          } is not a CPU list\n`,
+        );
+        assert.deepEqual(await listNames(dir), ["proc", "sys"]);
+      }
+    }
   });
 });

@@ -29,6 +29,7 @@ Deno.test("parse() takes --install-dir and rejects an empty one", () => {
     kind: "command" as const,
     command: "install" as const,
     options: { "install-dir": dir },
+    given: new Set<"install-dir">(["install-dir"]),
     positionals: [],
     rest: undefined,
   });

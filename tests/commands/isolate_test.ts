@@ -20,6 +20,7 @@ import {
   snapshotTree,
   type TempConfig,
 } from "../_helpers/temp_config_dir.ts";
+import { holdLock } from "../_helpers/lock_holder.ts";
 import { waitFor } from "../_helpers/wait.ts";
 
 const PROCFS_FIXTURES = join(REPO_ROOT, "tests/fixtures/procfs");
@@ -197,6 +198,38 @@ Deno.test("isolate passes arguments as an argv, never through a shell", async ()
   const names = [];
   for await (const entry of Deno.readDir(work)) names.push(entry.name);
   assert.deepEqual(names, ["existing"]);
+});
+
+Deno.test("isolate gives its command every word after it, with or without --", async () => {
+  await using conf = await makeConfigDir(onePool({ "0-1": "" }, false));
+  const base = ["isolate", `--conf-dir=${conf.confDir}`, "--pool=p"];
+  const cases: [string[], string][] = [
+    // Without "--", options of the command's included (as with env(1)).
+    [
+      ["printf", "<%s>", "-l", "--pool=q", "--help", "--", "x"],
+      "<-l><--pool=q><--help><--><x>",
+    ],
+    // The seed's form: one "--" right after the command is dropped.
+    [["printf", "--", "<%s>", "a", "b"], "<a><b>"],
+    [["--", "printf", "<%s>", "-x"], "<-x>"],
+  ];
+  for (const [words, printed] of cases) {
+    const result = await runKcm([...base, ...words]);
+    assert.equal(result.stderr, "", words.join(" "));
+    assert.equal(result.code, 0, words.join(" "));
+    assert.equal(result.stdout, printed, words.join(" "));
+  }
+  assert.equal(await conf.tasks("p", "0-1"), "");
+  // kcm's own options go before the command: after it, --pool is the
+  // command's, and kcm has none.
+  const late = await runKcm([
+    "isolate",
+    `--conf-dir=${conf.confDir}`,
+    "true",
+    "--pool=p",
+  ]);
+  assert.equal(late.code, 2);
+  assert.match(late.stderr, /^kcm: error: isolate needs --pool=<pool>\n/);
 });
 
 Deno.test("isolate inherits stdin, stdout and stderr", async () => {
@@ -387,40 +420,20 @@ Deno.test("isolate fails cleanly when KCM_PROC_FS has no self/stat", async () =>
 Deno.test("isolate gives up on a lock held past KCM_LOCK_TIMEOUT, naming the file and holder", async () => {
   await using conf = await makeConfigDir(onePool({ "0": "" }));
   const lockFile = join(conf.confDir, "lock");
-  const { ino } = await Deno.stat(lockFile);
-  // flock --no-fork: the lock holder is the process we spawn.
-  const holder = new Deno.Command("flock", {
-    args: ["--no-fork", lockFile, "sleep", "30"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitFor("flock to take the lock", async () => {
-      const locks = await Deno.readTextFile("/proc/locks");
-      return locks.split("\n").some((line) =>
-          / FLOCK .* WRITE /.test(line) && line.includes(`:${ino} `)
-        )
-        ? true
-        : undefined;
-    });
-    const before = await snapshotTree(conf.confDir);
-    const started = performance.now();
-    const result = await runKcm(isolate(conf, "p", ["true"]), {
-      env: { KCM_LOCK_TIMEOUT: "0.3" },
-    });
-    const elapsed = performance.now() - started;
-    assert.equal(result.code, 1);
-    assertErrorLine(
-      result,
-      new RegExp(
-        `Timed out after 0\\.3 s waiting for lock "${lockFile}" \\(held by pid ${holder.pid}\\)`,
-      ),
-    );
-    assert.ok(elapsed >= 300, `waited ${elapsed} ms`);
-    assert.deepEqual(await snapshotTree(conf.confDir), before);
-  } finally {
-    holder.kill("SIGKILL");
-    await holder.status;
-  }
+  await using holder = await holdLock(lockFile);
+  const before = await snapshotTree(conf.confDir);
+  const started = performance.now();
+  const result = await runKcm(isolate(conf, "p", ["true"]), {
+    env: { KCM_LOCK_TIMEOUT: "0.3" },
+  });
+  const elapsed = performance.now() - started;
+  assert.equal(result.code, 1);
+  assertErrorLine(
+    result,
+    new RegExp(
+      `Timed out after 0\\.3 s waiting for lock "${lockFile}" \\(held by pid ${holder.pid}\\)`,
+    ),
+  );
+  assert.ok(elapsed >= 300, `waited ${elapsed} ms`);
+  assert.deepEqual(await snapshotTree(conf.confDir), before);
 });

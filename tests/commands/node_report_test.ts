@@ -13,6 +13,7 @@ import {
   snapshotTree,
   type TempConfig,
 } from "../_helpers/temp_config_dir.ts";
+import { holdLock } from "../_helpers/lock_holder.ts";
 
 const SYSFS = join(REPO_ROOT, "tests/fixtures/sysfs");
 const MIXED = join(REPO_ROOT, "tests/fixtures/procfs/mixed_tasks");
@@ -25,6 +26,7 @@ interface Check {
 interface Report {
   checks: Record<string, Check>;
   description: unknown;
+  topology: unknown;
 }
 
 async function nodeReport(
@@ -75,6 +77,10 @@ Deno.test("node-report prints the exact document, overlaps quoting the CPUs in b
       "errors": [],
       "ok": true
     },
+    "exclusiveNumaNodes": {
+      "errors": [],
+      "ok": true
+    },
     "taskAffinity": {
       "errors": [],
       "ok": true
@@ -110,6 +116,58 @@ Deno.test("node-report prints the exact document, overlaps quoting the CPUs in b
         "name": "b"
       }
     }
+  },
+  "topology": {
+    "isolated": "",
+    "l3Caches": {
+      "0": "0-15"
+    },
+    "numaNodes": {
+      "0": "0-15"
+    },
+    "pools": {
+      "a": {
+        "0-3": {
+          "l3Caches": [
+            0
+          ],
+          "numaNodes": [
+            0
+          ],
+          "packages": [
+            0
+          ],
+          "unknownCpus": ""
+        },
+        "2,3": {
+          "l3Caches": [
+            0
+          ],
+          "numaNodes": [
+            0
+          ],
+          "packages": [
+            0
+          ],
+          "unknownCpus": ""
+        }
+      },
+      "b": {
+        "1,5": {
+          "l3Caches": [
+            0
+          ],
+          "numaNodes": [
+            0
+          ],
+          "packages": [
+            0
+          ],
+          "unknownCpus": ""
+        }
+      }
+    },
+    "source": "sysfs"
   }
 }
 `,
@@ -135,6 +193,7 @@ Deno.test("node-report taskAffinity flags live tasks whose mask is not their lis
     ),
     cpuListsOnline: PASSED,
     exclusiveCores: PASSED,
+    exclusiveNumaNodes: PASSED,
     taskAffinity: failed(
       "Task 100 in p:0 may run on CPUs 0-1, not 0",
       "Task 101 in p:1 may run on CPUs 0, not 1",
@@ -188,6 +247,7 @@ Deno.test("node-report exclusiveCores flags exclusive lists that split a physica
       "Exclusive CPU list dp:3 splits physical cores: sibling CPUs 11 are outside it",
       "Exclusive CPU list dp:5-6 splits physical cores: sibling CPUs 13,14 are outside it",
     ),
+    exclusiveNumaNodes: PASSED,
     taskAffinity: PASSED,
   });
 
@@ -251,6 +311,78 @@ Deno.test("node-report without pools/ gives description null and a failed config
   }
 });
 
+Deno.test("node-report with a pool without an exclusive file: description null, every check run", async () => {
+  // As in the reference, there is no description without every flag; the
+  // missing file is a configDirectory error, and the other checks run.
+  await using conf = await makeConfigDir({
+    a: { exclusive: true, lists: { "0": "", "0,8": "" } },
+    b: { exclusive: true, lists: { "8": "" } },
+  });
+  await Deno.remove(join(conf.confDir, "pools/b/exclusive"));
+  const report = await nodeReport(conf, {
+    KCM_SYS_FS: join(SYSFS, "xeon_d_1x8x2"),
+  });
+  assert.equal(report.description, null);
+  assert.deepEqual(report.checks, {
+    configDirectory: failed(
+      `Cannot read pool flag "${conf.confDir}/pools/b/exclusive": no such file or directory`,
+      "CPU list overlap detected in a:0 and a:0,8 (in both: [0])",
+      "CPU list overlap detected in a:0,8 and b:8 (in both: [8])",
+    ),
+    cpuListsOnline: PASSED,
+    // CPUs 0 and 8 are one core. b's flag is unknown: b is not checked.
+    exclusiveCores: failed(
+      "Exclusive CPU list a:0 splits physical cores: sibling CPUs 8 are outside it",
+    ),
+    exclusiveNumaNodes: PASSED,
+    taskAffinity: PASSED,
+  });
+});
+
+Deno.test("node-report orders overlaps by code point, as Python sorts names", async () => {
+  // UTF-16 order puts "😀" (D83D DE00) before U+FFFF; code points do not.
+  await using conf = await makeConfigDir({
+    "\u{1f600}": { exclusive: false, lists: { "0": "" } },
+    "\uffff": { exclusive: false, lists: { "0": "" } },
+    "\ue000": { exclusive: false, lists: { "0": "" } },
+  });
+  const report = await nodeReport(conf, {
+    KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+  });
+  assert.deepEqual(report.checks.configDirectory!.errors, [
+    "CPU list overlap detected in \ue000:0 and \uffff:0 (in both: [0])",
+    "CPU list overlap detected in \ue000:0 and \u{1f600}:0 (in both: [0])",
+    "CPU list overlap detected in \uffff:0 and \u{1f600}:0 (in both: [0])",
+  ]);
+});
+
+Deno.test("node-report reads under a shared lock: a writer's lock stops it, a reader's does not", async () => {
+  await using conf = await makeConfigDir({
+    p: { exclusive: false, lists: { "0": "" } },
+  });
+  const env = {
+    KCM_LOCK_TIMEOUT: "0.3",
+    KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+  };
+  const args = ["node-report", `--conf-dir=${conf.confDir}`];
+  {
+    await using _writer = await holdLock(join(conf.confDir, "lock"));
+    const result = await runKcm(args, { env });
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^kcm: error: Timed out after 0\.3 s/);
+  }
+  {
+    await using _reader = await holdLock(join(conf.confDir, "lock"), "shared");
+    const result = await runKcm(args, { env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      Object.keys(JSON.parse(result.stdout).description.pools),
+      ["p"],
+    );
+  }
+});
+
 Deno.test("node-report without a config directory exits 1 with one line", async () => {
   const root = await Deno.makeTempDir({ prefix: "kcm-test-" });
   try {
@@ -285,4 +417,141 @@ Deno.test("node-report checks 2,000 cpu lists for overlaps", async () => {
   );
   // bench/ measures the speed; this shows the size is handled right.
   assert.deepEqual(report.checks.configDirectory, failed(...expected));
+});
+
+// The topology section and the exclusiveNumaNodes check.
+
+interface ListPlace {
+  l3Caches: number[];
+  numaNodes: number[];
+  packages: number[];
+  unknownCpus: string;
+}
+
+interface TopologySection {
+  isolated: string;
+  l3Caches: Record<string, string>;
+  numaNodes: Record<string, string>;
+  pools: Record<string, Record<string, ListPlace>>;
+  source: string;
+}
+
+function place(
+  numaNodes: number[],
+  packages: number[],
+  l3Caches: number[],
+  unknownCpus = "",
+): ListPlace {
+  return { l3Caches, numaNodes, packages, unknownCpus };
+}
+
+Deno.test("node-report topology comes from the record init wrote: each list's node, package and L3", async () => {
+  const root = await Deno.makeTempDir({ prefix: "kcm-test-" });
+  try {
+    const confDir = join(root, "kcm");
+    const init = await runKcm([
+      "init",
+      `--conf-dir=${confDir}`,
+      "--num-dp-cores=4",
+      "--dp-mode=spread",
+    ], {
+      env: {
+        KCM_SYS_FS: join(SYSFS, "dual_snc2_2x20x2"),
+        KCM_PROC_FS: root,
+        KCM_LOG_LEVEL: "ERROR",
+      },
+    });
+    assert.equal(init.code, 0, init.stderr);
+    // sysfs of another machine: the section still shows the record's.
+    const result = await runKcm(["node-report", `--conf-dir=${confDir}`], {
+      env: { KCM_SYS_FS: join(SYSFS, "xeon_d_1x8x2"), KCM_PROC_FS: MIXED },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as Report;
+    const topology = report.topology as TopologySection;
+    assert.equal(topology.source, "record");
+    assert.equal(topology.isolated, "10-39,50-79");
+    assert.deepEqual(topology.numaNodes, {
+      "0": "0-9,40-49",
+      "1": "10-19,50-59",
+      "2": "20-29,60-69",
+      "3": "30-39,70-79",
+    });
+    assert.deepEqual(topology.l3Caches, {
+      "0": "0-19,40-59",
+      "1": "20-39,60-79",
+    });
+    assert.deepEqual(topology.pools.dataplane, {
+      "19,59": place([1], [0], [0]),
+      "29,69": place([2], [1], [1]),
+      "38,78": place([3], [1], [1]),
+      "39,79": place([3], [1], [1]),
+    });
+    assert.deepEqual(topology.pools.controlplane, {
+      "37,77": place([3], [1], [1]),
+    });
+    assert.deepEqual(
+      Object.values(topology.pools.infra!)[0],
+      place([0, 1, 2, 3], [0, 1], [0, 1]),
+    );
+    assert.deepEqual(report.checks.exclusiveNumaNodes, PASSED);
+    // The live checks still use this machine's sysfs.
+    assert.equal(report.checks.cpuListsOnline!.ok, false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("node-report exclusiveNumaNodes flags exclusive lists spanning NUMA nodes, not shared ones", async () => {
+  // SNC-2: node n holds cores 10n..10n+9, siblings c and c+40.
+  await using conf = await makeConfigDir({
+    dp: {
+      exclusive: true,
+      lists: { "0,40": "", "9,10": "", "19,20,59,60": "" },
+    },
+    infra: { exclusive: false, lists: { "21,31": "" } },
+  });
+  const report = await nodeReport(conf, {
+    KCM_SYS_FS: join(SYSFS, "dual_snc2_2x20x2"),
+    KCM_PROC_FS: MIXED,
+  });
+  assert.deepEqual(
+    report.checks.exclusiveNumaNodes,
+    failed(
+      "Exclusive CPU list dp:19,20,59,60 spans NUMA nodes 1,2",
+      "Exclusive CPU list dp:9,10 spans NUMA nodes 0,1",
+    ),
+  );
+  const topology = report.topology as TopologySection;
+  assert.equal(topology.source, "sysfs");
+  assert.deepEqual(topology.pools.dp!["9,10"], place([0, 1], [0], [0]));
+  assert.deepEqual(
+    topology.pools.dp!["19,20,59,60"],
+    place([1, 2], [0, 1], [0, 1]),
+  );
+  assert.deepEqual(topology.pools.infra, { "21,31": place([2, 3], [1], [1]) });
+});
+
+Deno.test("node-report with a bad topology record fails exclusiveNumaNodes only, topology null", async () => {
+  await using conf = await makeConfigDir({
+    dp: { exclusive: true, lists: { "0": "" } },
+  });
+  const record = join(conf.confDir, "topology.json");
+  await Deno.writeTextFile(record, '{"version": 1, "cores": 3}');
+  const before = await snapshotTree(conf.confDir);
+  const report = await nodeReport(conf, {
+    KCM_SYS_FS: join(SYSFS, "this_machine_2"),
+    KCM_PROC_FS: MIXED,
+  });
+  assert.equal(report.topology, null);
+  assert.deepEqual(
+    report.checks.exclusiveNumaNodes,
+    failed(
+      `Cannot parse topology record "${record}": cores: missing, or not an array`,
+    ),
+  );
+  for (const name of ["configDirectory", "cpuListsOnline", "exclusiveCores"]) {
+    assert.deepEqual(report.checks[name], PASSED, name);
+  }
+  assert.deepEqual(await snapshotTree(conf.confDir), before);
 });

@@ -18,14 +18,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { reportCrd } from "../../core/k8s/report_objects.ts";
 import { type ApiProxy, startApiProxy } from "../_helpers/api_proxy.ts";
-import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
+import {
+  installKcmIdentities,
+  KCM_NAMESPACE,
+} from "../_helpers/k8s_manifests.ts";
 import {
   collectText,
   signalAndTime,
   type TextSink,
   waitForLine,
 } from "../_helpers/process_output.ts";
-import { getReport, REPORT_CRDS } from "../_helpers/report_api.ts";
+import { getReport } from "../_helpers/report_api.ts";
 import { spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
@@ -37,7 +40,7 @@ import {
   startControlPlane,
 } from "../k8s/testenv.ts";
 
-const NS = "kcm-faults";
+const NS = KCM_NAMESPACE;
 const NODE = "fault-node";
 const CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" +
   "nodereports.kcm.intel.com";
@@ -61,9 +64,10 @@ function isReportWrite(request: Request, path: string): boolean {
 }
 
 Deno.test("a publishing loop rides out outages, 500s, 429s, conflicts and a deleted CRD", async (t) => {
-  await using cp = await startControlPlane({ crds: REPORT_CRDS });
+  await using cp = await startControlPlane();
+  const identities = await installKcmIdentities(cp);
   await createNode(cp, NODE);
-  const sa = await kcmServiceAccount(cp, NS);
+  const sa = await identities.nodeAgent(NODE);
   await using proxy: ApiProxy = await startApiProxy(cp);
   await using conf = await makeConfigDir({
     infra: { exclusive: false, lists: { "0-1": "" } },
@@ -141,7 +145,7 @@ Deno.test("a publishing loop rides out outages, 500s, 429s, conflicts and a dele
         assert.ok(performance.now() - upAt < 3000, "published at once");
         await waitForLine(
           err,
-          /^INFO:root:Published NodeReport kcm-faults\/fault-node again after \d+ failed attempts in \d+s$/,
+          /^INFO:root:Published NodeReport kcm-system\/fault-node again after \d+ failed attempts in \d+s$/,
         );
       },
     );

@@ -6,14 +6,17 @@
  */
 
 import assert from "node:assert/strict";
-import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
+import {
+  installKcmIdentities,
+  KCM_NAMESPACE,
+} from "../_helpers/k8s_manifests.ts";
 import { getReport, REPORT_CRDS } from "../_helpers/report_api.ts";
 import { runKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
 import { createNode, startControlPlane } from "../k8s/testenv.ts";
 
-const NS = "kcm-gc";
+const NS = KCM_NAMESPACE;
 const PLURALS = ["nodereports", "reconcilereports"] as const;
 
 Deno.test("deleting a Node deletes its reports (garbage collector)", async () => {
@@ -24,12 +27,13 @@ Deno.test("deleting a Node deletes its reports (garbage collector)", async () =>
     scheduler: false,
     crds: REPORT_CRDS,
   });
-  const sa = await kcmServiceAccount(cp, NS);
+  const kcm = await installKcmIdentities(cp);
   await using conf = await makeConfigDir({
     infra: { exclusive: false, lists: { "0-1": "" } },
   });
   for (const node of ["doomed", "kept"]) {
     await createNode(cp, node);
+    const sa = await kcm.nodeAgent(node);
     for (const command of ["node-report", "reconcile"]) {
       const result = await runKcm(
         [command, `--conf-dir=${conf.confDir}`, "--publish"],

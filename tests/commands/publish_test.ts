@@ -1,10 +1,11 @@
 /**
  * Report publishing against a real kube-apiserver: `publishReport()`
  * directly, and `reconcile --publish` / `node-report --publish` as
- * subprocesses running as the `kcm` ServiceAccount with the shipped RBAC:
- * objects owned by their Node, no CRD created at run time, a missing Node
- * or CRD named, the printer columns (staleness), and a failing report when
- * the config directory cannot be read.
+ * subprocesses running as kcm's node agent (token bound to the node) with
+ * exactly the shipped RBAC and admission policy: objects owned by their
+ * Node, no CRD created at run time, a missing Node or CRD named, the
+ * printer columns (staleness), and a failing report when the config
+ * directory cannot be read.
  */
 
 import assert from "node:assert/strict";
@@ -17,19 +18,22 @@ import {
   ReportCrdMissingError,
 } from "../../core/k8s/report_writer.ts";
 import { publishReport } from "../../core/k8s/reports.ts";
-import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
+import {
+  installKcmIdentities,
+  KCM_NAMESPACE,
+} from "../_helpers/k8s_manifests.ts";
 import {
   collectText,
   signalAndTime,
   waitForLine,
 } from "../_helpers/process_output.ts";
-import { getReport, REPORT_CRDS, reportTable } from "../_helpers/report_api.ts";
+import { getReport, reportTable } from "../_helpers/report_api.ts";
 import { runKcm, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
 import { createNode, startControlPlane } from "../k8s/testenv.ts";
 
-const NS = "kcm-reports";
+const NS = KCM_NAMESPACE;
 const CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 function fakeHost(env: Record<string, string>, now: Date) {
@@ -50,9 +54,10 @@ function fakeHost(env: Record<string, string>, now: Date) {
 }
 
 Deno.test("publishReport() writes report objects owned by their Node, and never a CRD", async (t) => {
-  await using cp = await startControlPlane({ crds: REPORT_CRDS });
+  await using cp = await startControlPlane();
+  const kcm = await installKcmIdentities(cp);
   const node = await createNode(cp, "worker-7");
-  const sa = await kcmServiceAccount(cp, NS);
+  const sa = await kcm.nodeAgent("worker-7");
   const env = { ...sa.inClusterEnv, NODE_NAME: "worker-7" };
 
   await t.step("a NodeReport is created, owned by the Node", async () => {
@@ -94,7 +99,7 @@ Deno.test("publishReport() writes report objects owned by their Node, and never 
     assert.equal(row.Updated, "<invalid>");
     assert.match(
       lines.join(""),
-      /INFO:root:Published NodeReport kcm-reports\/worker-7 \(created\)/,
+      /INFO:root:Published NodeReport kcm-system\/worker-7 \(created\)/,
     );
     assert.ok(!lines.join("").includes(sa.token));
   });
@@ -190,9 +195,10 @@ Deno.test("publishReport() writes report objects owned by their Node, and never 
 });
 
 Deno.test("reconcile and node-report --publish tell the truth about the config directory", async (t) => {
-  await using cp = await startControlPlane({ crds: REPORT_CRDS });
+  await using cp = await startControlPlane();
+  const kcm = await installKcmIdentities(cp);
   await createNode(cp, "cli-node");
-  const sa = await kcmServiceAccount(cp, NS);
+  const sa = await kcm.nodeAgent("cli-node");
   // Passes every check on any machine with CPUs 0 and 1; the dead pid
   // gives reconcile a list to reclaim.
   await using config = await makeConfigDir({
@@ -227,6 +233,32 @@ Deno.test("reconcile and node-report --publish tell the truth about the config d
     assert.equal(object.reclaimed, 1);
     assert.equal(object.ok, true);
     assert.ok(!result.stderr.includes(sa.token), "token in DEBUG stderr");
+  });
+
+  await t.step("--kubeconfig wins over the in-cluster settings", async () => {
+    // The in-cluster settings point at a port nothing listens on.
+    const result = await runKcm(
+      [
+        "node-report",
+        `--conf-dir=${config.confDir}`,
+        "--publish",
+        `--kubeconfig=${sa.kubeconfig}`,
+      ],
+      { env: { ...env, KUBERNETES_SERVICE_PORT: "1" } },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, new RegExp(`settings from ${sa.kubeconfig}`));
+    const object = await getReport(cp, NS, "nodereports", "cli-node");
+    assert.deepEqual(object.report, JSON.parse(result.stdout));
+    const refused = await runKcm(
+      ["reconcile", `--conf-dir=${config.confDir}`, "--context=main"],
+      { env },
+    );
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /^kcm: error: --context needs --publish: without it nothing connects to the API server$/m,
+    );
   });
 
   await t.step(

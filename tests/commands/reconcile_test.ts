@@ -164,6 +164,51 @@ Deno.test("reconcile reports the same dead pid once per list holding it, and emp
   assert.equal(await conf.tasks("b", "1"), "");
 });
 
+Deno.test("reconcile reclaims in pools without an exclusive file, as the reference did", async () => {
+  // The flag plays no part in reclaiming, and the reference never read it
+  // here: one pool without it must not stop reclaiming for the node.
+  await using conf = await makeConfigDir({
+    a: { exclusive: true, lists: { "0": "999997" } },
+    noflag: { exclusive: false, lists: { "1": "999998" } },
+  });
+  await Deno.remove(join(conf.confDir, "pools/noflag/exclusive"));
+  const procfs = join(conf.root, "proc"); // empty: every pid is dead
+  await Deno.mkdir(procfs);
+  const result = await runKcm(reconcile(conf), {
+    env: { KCM_PROC_FS: procfs, KCM_LOG_LEVEL: "WARNING" },
+  });
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  assert.deepEqual(JSON.parse(result.stdout).reclaimedCpuLists, [
+    { cpus: "0", pid: 999997, pool: "a" },
+    { cpus: "1", pid: 999998, pool: "noflag" },
+  ]);
+  assert.equal(await conf.tasks("a", "0"), "");
+  assert.equal(await conf.tasks("noflag", "1"), "");
+});
+
+Deno.test("reconcile lists entries of one pid in code point order of the names, as Python sorts", async () => {
+  // UTF-16 order puts "😀" (D83D DE00) before U+FFFF; code points do not.
+  await using conf = await makeConfigDir({
+    "\u{1f600}": { exclusive: false, lists: { "0": "999996" } },
+    "\uffff": { exclusive: false, lists: { "0": "999996" } },
+    "\ue000": { exclusive: false, lists: { "0": "999996" } },
+  });
+  const procfs = join(conf.root, "proc"); // empty: every pid is dead
+  await Deno.mkdir(procfs);
+  const result = await runKcm(reconcile(conf), {
+    env: { KCM_PROC_FS: procfs, KCM_LOG_LEVEL: "WARNING" },
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(
+    JSON.parse(result.stdout).reclaimedCpuLists.map((e: { pool: string }) =>
+      e.pool
+    ),
+    ["\ue000", "\uffff", "\u{1f600}"],
+  );
+  assert.match(result.stdout, /"\\ue000"[^]*"\\uffff"[^]*"\\ud83d\\ude00"/);
+});
+
 Deno.test("reconcile with no tasks prints an empty report and never reads procfs", async () => {
   await using conf = await makeConfigDir({
     dataplane: { exclusive: true, lists: { "0": "", "1": "\n" } },

@@ -10,13 +10,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { kcmServiceAccount } from "../_helpers/k8s_manifests.ts";
+import { installKcmIdentities } from "../_helpers/k8s_manifests.ts";
 import {
   collectText,
   signalAndTime,
   waitForLine,
 } from "../_helpers/process_output.ts";
-import { REPORT_CRDS } from "../_helpers/report_api.ts";
 import { spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 import { createNode, startControlPlane } from "../k8s/testenv.ts";
@@ -90,9 +89,10 @@ Deno.test("SIGTERM ends a loop waiting for the config lock within 2 s", async ()
 });
 
 Deno.test("SIGTERM ends a loop in a request to a frozen API server within 2 s", async () => {
-  await using cp = await startControlPlane({ crds: REPORT_CRDS });
+  await using cp = await startControlPlane();
+  const identities = await installKcmIdentities(cp);
   await createNode(cp, "frozen-node");
-  const sa = await kcmServiceAccount(cp, "kcm-shutdown");
+  const sa = await identities.nodeAgent("frozen-node");
   await using conf = await makeConfigDir({
     infra: { exclusive: false, lists: { "0-1": "" } },
   });

@@ -335,7 +335,18 @@ Deno.test("allocateLists() fails on more lists than the pool has, or than are fr
   const empty = failure(() =>
     allocateLists({ name: "dp", exclusive: true, lists: [] }, SNC, {})
   );
-  assert.equal(empty.message, "Cannot claim 1 cpu lists in pool dp: it has 0");
+  // One list of an empty pool: the reference's message too.
+  assert.equal(
+    empty.message,
+    "No free cpu lists in pool dp (0 lists, 0 taken)",
+  );
+  assert.equal(empty.hint, undefined);
+  const two = failure(() =>
+    allocateLists({ name: "dp", exclusive: true, lists: [] }, SNC, {
+      count: 2,
+    })
+  );
+  assert.equal(two.message, "Cannot claim 2 cpu lists in pool dp: it has 0");
 });
 
 // Shared pools.

@@ -11,7 +11,9 @@ import {
   writeFileAtomic,
   writeFilesAtomic,
 } from "../../core/atomic_write.ts";
+import { matchOwnership, RawFsError } from "../../core/raw_fs.ts";
 import {
+  AS_NOBODY,
   cannotConfine,
   evalArgv,
   runArgv,
@@ -129,4 +131,78 @@ Deno.test({
       names: ["f", "filler", "g"],
     });
   },
+});
+
+const KEEP =
+  "writeFileAtomic() with keepOwnership gives the new file the old one's owner and mode";
+Deno.test({
+  name: KEEP,
+  ignore: skipUnless(KEEP, cannotConfine),
+  async fn() {
+    await using tmp = await tempDir();
+    const path = join(tmp.path, "f");
+    await Deno.writeTextFile(path, "old");
+    await Deno.chown(path, 65534, 65534);
+    await Deno.chmod(path, 0o2640);
+    writeFileAtomic(path, "new", { keepOwnership: true, durable: false });
+    writeFilesAtomic([{ path, data: "newer" }], { keepOwnership: true });
+    const info = await Deno.stat(path);
+    assert.deepEqual([info.uid, info.gid, info.mode! & 0o7777], [
+      65534,
+      65534,
+      0o2640,
+    ]);
+    assert.equal(await Deno.readTextFile(path), "newer");
+    // Without it, the file is the writer's.
+    writeFileAtomic(path, "x", { durable: false });
+    assert.equal((await Deno.stat(path)).uid, 0);
+
+    // Not root: kcm cannot give the file away, keeps the mode, and writes.
+    await Deno.chmod(tmp.path, 0o777);
+    await Deno.chown(path, 0, 0);
+    await Deno.chmod(path, 0o666);
+    const result = await runArgv([
+      ...AS_NOBODY,
+      ...evalArgv(`
+        import { writeFileAtomic } from "@kcm/core/atomic_write.ts";
+        writeFileAtomic(${
+        JSON.stringify(path)
+      }, "by nobody", { keepOwnership: true });
+      `),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const after = await Deno.stat(path);
+    assert.deepEqual([after.uid, after.gid, after.mode! & 0o7777], [
+      65534,
+      65534,
+      0o666,
+    ]);
+    assert.equal(await Deno.readTextFile(path), "by nobody");
+  },
+});
+
+Deno.test("matchOwnership() never touches what replaced the file meanwhile", async () => {
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "temp");
+  const victim = join(tmp.path, "victim");
+  await Deno.writeTextFile(victim, "keep");
+  await Deno.chmod(victim, 0o600);
+  using file = await Deno.open(path, { write: true, createNew: true });
+  // A writer of the directory swaps the new file for a link to a victim.
+  await Deno.remove(path);
+  await Deno.symlink(victim, path);
+  assert.throws(
+    () => matchOwnership(path, file, { uid: 65534, gid: 65534, mode: 0o666 }),
+    (e: unknown) => e instanceof RawFsError && e.code === "ELOOP",
+  );
+  // Or for another file: refused too.
+  await Deno.remove(path);
+  await Deno.writeTextFile(path, "other");
+  assert.throws(
+    () => matchOwnership(path, file, { uid: 65534, gid: 65534, mode: 0o666 }),
+    /was replaced while kcm wrote it/,
+  );
+  const info = await Deno.stat(victim);
+  assert.deepEqual([info.uid, info.mode! & 0o777], [0, 0o600]);
+  assert.equal((await Deno.stat(path)).uid, 0);
 });

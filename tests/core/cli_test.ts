@@ -23,13 +23,35 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
     "conf-dir": "/etc/kcm",
     "num-dp-cores": 4,
     "num-cp-cores": 1,
+    "keep-existing": false,
+    "ignore-isolcpus": false,
+    "dp-mode": "packed",
+    "cp-mode": "packed",
   });
+  // A count without a default is undefined until given.
+  const isolate = command("isolate", ["isolate", "--pool=p", "true"]);
+  assert.equal(isolate.options.cores, undefined);
+  assert.equal(isolate.options["numa-node"], undefined);
+  assert.equal(isolate.options["socket-id"], undefined);
+  const placed = command("isolate", [
+    "isolate",
+    "--pool=p",
+    "--cores=3",
+    "--numa-node",
+    "0",
+    "true",
+  ]);
+  assert.equal(placed.options.cores, 3);
+  assert.equal(placed.options["numa-node"], 0);
   assert.deepEqual(command("reconcile", ["reconcile"]).options, {
     "conf-dir": "/etc/kcm",
     publish: false,
     interval: 0,
     heartbeat: 300,
     "metrics-listen": undefined,
+    kubeconfig: undefined,
+    context: undefined,
+    "insecure-http": false,
   });
   assert.deepEqual(command("install", ["install"]).options, {
     "install-dir": "/opt/bin",
@@ -42,6 +64,24 @@ Deno.test("parseCommandLine() fills the seed's defaults", () => {
   assert.equal(clusterInit.options["kcm-img"], "kcm");
   assert.equal(clusterInit.options["kcm-img-pol"], "Never");
   assert.equal(clusterInit.options["all-hosts"], true);
+});
+
+Deno.test("parseCommandLine() tells typed options from defaulted ones", () => {
+  const line = command("cluster-uninstall", [
+    "cluster-uninstall",
+    "--all-hosts",
+    "--kcm-img=kcm",
+    "--conf=/etc/kcm",
+  ]);
+  // Given with the default's value still counts as given.
+  assert.equal(line.options["kcm-img"], "kcm");
+  assert.deepEqual([...line.given].sort(), [
+    "all-hosts",
+    "conf-dir",
+    "kcm-img",
+  ]);
+  assert.equal(line.given.has("kcm-img-pol"), false);
+  assert.deepEqual([...command("init", ["init"]).given], []);
 });
 
 Deno.test("parseCommandLine() takes --opt=value, --opt value and prefixes", () => {
@@ -94,6 +134,41 @@ Deno.test("parseCommandLine() passes everything after -- verbatim to isolate", (
   assert.deepEqual(early.rest, ["hi"]);
 });
 
+Deno.test("parseCommandLine() gives isolate's command every word after it, with or without --", () => {
+  // Like env(1) or nice(1): kcm's options come before <command>; from
+  // <command> on, the line is the command's. One "--" right after
+  // <command> is the seed's form and is dropped.
+  const cases: [string[], string, string[]][] = [
+    [["isolate", "--pool=infra", "ls", "-l"], "ls", ["-l"]],
+    [["isolate", "--pool=infra", "sleep", "inf"], "sleep", ["inf"]],
+    [["isolate", "--pool=infra", "sleep", "--", "inf"], "sleep", ["inf"]],
+    [["isolate", "--pool=infra", "true"], "true", []],
+    // A later "--" is the command's, as the seed's parser gave it.
+    [["isolate", "--pool=x", "echo", "a", "--", "b"], "echo", ["a", "--", "b"]],
+    [["isolate", "--pool=x", "echo", "--", "--", "b"], "echo", ["--", "b"]],
+    [["isolate", "--pool=x", "--", "echo", "--", "b"], "echo", ["b"]],
+    [["isolate", "--pool=x", "--", "echo", "a", "--"], "echo", ["a", "--"]],
+    [["--pool=x", "isolate", "env"], "env", []],
+    // kcm's own options and --help after <command> are the command's.
+    [
+      ["isolate", "--pool=x", "grep", "--pool=y", "--help", "--version", "-"],
+      "grep",
+      ["--pool=y", "--help", "--version", "-"],
+    ],
+  ];
+  for (const [argv, name, args] of cases) {
+    const line = command("isolate", argv);
+    assert.deepEqual(
+      [line.positionals, line.rest ?? []],
+      [[name], args],
+      argv.join(" "),
+    );
+  }
+  const late = command("isolate", ["isolate", "ls", "--pool=infra"]);
+  assert.equal(late.options.pool, undefined, "an option after <command>");
+  assert.deepEqual(late.rest, ["--pool=infra"]);
+});
+
 Deno.test("parseCommandLine() answers --help and --version", () => {
   assert.equal(parseCommandLine(["--help"]).kind, "help");
   assert.equal(parseCommandLine(["-h"]).kind, "help");
@@ -114,7 +189,7 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
     [["init", "-x"], /Unknown option -x/],
     [
       ["init", "--num=3"],
-      /--num is not a unique prefix: --num-dp-cores, --num-cp-cores\?/,
+      /--num is not a unique prefix: --num-dp-cores, --num-cp-cores, --numa-node\?/,
     ],
     [["describe", "--conf-dir"], /--conf-dir requires argument/],
     [["reconcile", "--publish=yes"], /--publish must not have an argument/],
@@ -122,10 +197,7 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
     [["describe", "extra"], /Unexpected argument "extra"/],
     [["describe", "--", "x"], /only valid with isolate/],
     [["isolate", "--pool=infra"], /isolate needs a <command>/],
-    [
-      ["isolate", "--pool=infra", "sleep", "inf"],
-      /put its arguments after "--"/,
-    ],
+    [["isolate", "--pool=infra", "--"], /isolate needs a <command>/],
     [["init", "--conf-dir=a", "--conf-dir=b"], /given twice/],
     // Values are typed here, once: counts are whole numbers.
     [
@@ -134,9 +206,27 @@ Deno.test("parseCommandLine() rejects mismatches with a reason", () => {
     ],
     [["reconcile", "--interval=-1"], /--interval must be a whole number >= 0/],
     [
+      ["init", "--num-dp-cores=-1"],
+      /--num-dp-cores must be a whole number >= 0, got "-1"/,
+    ],
+    [
+      ["cluster-init", "--all-hosts", "--num-cp-cores=-1"],
+      /--num-cp-cores must be a whole number >= 0, got "-1"/,
+    ],
+    [
       ["cluster-init", "--all-hosts", "--timeout=0"],
       /--timeout must be a whole number >= 1, got "0"/,
     ],
+    [
+      ["isolate", "--pool=p", "--cores=0", "true"],
+      /--cores must be a whole number >= 1, got "0"/,
+    ],
+    [
+      ["isolate", "--pool=p", "--socket-id=s", "true"],
+      /--socket-id must be a whole number >= 0, got "s"/,
+    ],
+    [["init", "--cores=2"], /--cores is not an option of init/],
+    [["isolate", "--dp-mode=spread", "true"], /--dp-mode is not an option/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(

@@ -103,3 +103,83 @@ Deno.test("createConfigDir() leaves nothing behind when it fails", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+const RECORD = [{ name: "topology.json", text: '{"version": 1}\n' }];
+
+Deno.test("createConfigDir() writes root files inside the tree it renames into place", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const confDir = join(root, "kcm");
+    await createConfigDir(confDir, POOLS, { rootFiles: RECORD });
+    assert.deepEqual(await listNames(confDir), [
+      "lock",
+      "pools",
+      "topology.json",
+    ]);
+    assert.equal(
+      await Deno.readTextFile(join(confDir, "topology.json")),
+      '{"version": 1}\n',
+    );
+    assert.deepEqual(await listNames(root), ["kcm"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("createConfigDir() fills a mount point with root files, replacing an interrupted init's", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // An init killed between moving the record in and moving pools/ in.
+    await Deno.writeTextFile(join(root, "lock"), "");
+    await Deno.writeTextFile(join(root, "topology.json"), "half");
+    await Deno.mkdir(join(root, ".kcm-init-999/pools"), { recursive: true });
+    await createConfigDir(root, POOLS, { rootFiles: RECORD });
+    assert.deepEqual(await listNames(root), ["lock", "pools", "topology.json"]);
+    assert.equal(
+      await Deno.readTextFile(join(root, "topology.json")),
+      '{"version": 1}\n',
+    );
+    assert.equal(readConfig(root).pools.length, 3);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("createConfigDir() writes no root file when the pools fail", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const bad = [{ name: "p", exclusive: false, cpuLists: ["0", "0"] }];
+    const options = { rootFiles: RECORD };
+    await assert.rejects(
+      createConfigDir(join(root, "kcm"), bad, options),
+      ConfigError,
+    );
+    assert.deepEqual(await listNames(root), []);
+    await Deno.mkdir(join(root, "empty"));
+    await assert.rejects(
+      createConfigDir(join(root, "empty"), bad, options),
+      ConfigError,
+    );
+    assert.deepEqual(await listNames(join(root, "empty")), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("createConfigDir() refuses root files named like the layout's own", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (const name of ["lock", "pools", "a/b", "", "..", ".kcm-init-1"]) {
+      await assert.rejects(
+        createConfigDir(join(root, "kcm"), POOLS, {
+          rootFiles: [{ name, text: "" }],
+        }),
+        RangeError,
+        name,
+      );
+    }
+    assert.deepEqual(await listNames(root), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { formatJson, type JsonValue } from "../../core/json.ts";
+import {
+  compareCodePoints,
+  formatJson,
+  type JsonValue,
+} from "../../core/json.ts";
+import { pythonJsonDumps } from "../_helpers/python_json.ts";
 
 Deno.test("formatJson() sorts keys at every level, indents by two", () => {
   assert.equal(
@@ -51,61 +56,6 @@ Deno.test("formatJson() orders keys above U+FFFF after U+E000-U+FFFF", () => {
   );
 });
 
-// An independent model of the reference's rules, written from Python's
-// json.dumps(sort_keys=True, indent=2, ensure_ascii=True): code points,
-// not UTF-16 units, are the unit of both escaping and key order.
-function modelString(text: string): string {
-  let out = '"';
-  for (const ch of Array.from(text)) {
-    const cp = ch.codePointAt(0)!;
-    const short: Record<number, string> = {
-      0x22: '\\"',
-      0x5c: "\\\\",
-      0x0a: "\\n",
-      0x0d: "\\r",
-      0x09: "\\t",
-      0x08: "\\b",
-      0x0c: "\\f",
-    };
-    if (short[cp] !== undefined) out += short[cp];
-    else if (cp >= 0x20 && cp <= 0x7e) out += ch;
-    else if (cp <= 0xffff) out += "\\u" + cp.toString(16).padStart(4, "0");
-    else {
-      const v = cp - 0x10000;
-      const hex = (u: number) => "\\u" + u.toString(16).padStart(4, "0");
-      out += hex(0xd800 + (v >> 10)) + hex(0xdc00 + (v & 0x3ff));
-    }
-  }
-  return out + '"';
-}
-
-function modelCompare(a: string, b: string): number {
-  const x = Array.from(a, (c) => c.codePointAt(0)!);
-  const y = Array.from(b, (c) => c.codePointAt(0)!);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i]! - y[i]!;
-  }
-  return x.length - y.length;
-}
-
-function modelJson(value: JsonValue, indent = ""): string {
-  if (typeof value === "string") return modelString(value);
-  if (value === null || typeof value !== "object") return String(value);
-  const inner = indent + "  ";
-  if (Array.isArray(value)) {
-    if (value.length === 0) return "[]";
-    return "[\n" +
-      value.map((v) => inner + modelJson(v, inner)).join(",\n") +
-      "\n" + indent + "]";
-  }
-  const entries = Object.entries(value).sort(([a], [b]) => modelCompare(a, b));
-  if (entries.length === 0) return "{}";
-  return "{\n" +
-    entries.map(([k, v]) => inner + modelString(k) + ": " + modelJson(v, inner))
-      .join(",\n") +
-    "\n" + indent + "}";
-}
-
 Deno.test("formatJson() matches a model of the reference's rules on random values", () => {
   // Names like those a config directory holds: numbers, CPU lists,
   // Unicode above and below U+FFFF, control characters.
@@ -131,8 +81,23 @@ Deno.test("formatJson() matches a model of the reference's rules on random value
   }));
   fc.assert(
     fc.property(value, (v) => {
-      assert.equal(formatJson(v), modelJson(v) + "\n");
+      assert.equal(formatJson(v), pythonJsonDumps(v));
     }),
     { seed: 20261129, numRuns: 2000 },
   );
+});
+
+Deno.test("compareCodePoints() ranks a character above U+FFFF over a lone surrogate with the same high half", () => {
+  const emoji = "\u{1f600}"; // D83D DE00
+  const loneHigh = "\ud83dA"; // U+D83D, then "A"
+  // U+D83D comes before U+1F600: the pair outranks the lone half.
+  assert.ok(compareCodePoints(loneHigh, emoji) < 0);
+  assert.ok(compareCodePoints(emoji, loneHigh) > 0);
+  // A lone high surrogate before a character in U+E000..U+FFFF: by UTF-16
+  // units FFFF > DE00 would put it last; by code points it comes first.
+  assert.ok(compareCodePoints("\ud83d\uffff", emoji) < 0);
+  assert.ok(compareCodePoints(emoji, "\ud83d\uffff") > 0);
+  // Two pairs rank by their low halves.
+  assert.ok(compareCodePoints("\u{1f600}", "\u{1f601}") < 0);
+  assert.equal(compareCodePoints(emoji, emoji), 0);
 });

@@ -61,11 +61,12 @@ Deno.test("findSplitCores() flags exclusive lists holding part of a core only", 
   ]);
 });
 
-Deno.test("nodeReport() nests each check's result beside the description", () => {
+Deno.test("nodeReport() nests each check's result beside the description and topology", () => {
   assert.deepEqual(
     nodeReport({
       description: null,
       checks: { b: checkResult(["x"]), a: checkResult([]) },
+      topology: { source: "record" },
     }),
     {
       checks: {
@@ -73,6 +74,7 @@ Deno.test("nodeReport() nests each check's result beside the description", () =>
         a: { errors: [], ok: true },
       },
       description: null,
+      topology: { source: "record" },
     },
   );
 });

@@ -2,16 +2,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, SysfsError } from "../../core/errors.ts";
 import { readIsolatedCpus, readTopology } from "../../core/sysfs.ts";
+import { topologyRecordPath } from "../../core/record_file.ts";
 import {
-  loadTopology,
-  readTopologyRecord,
-  topologyRecordPath,
-} from "../../core/topology_file.ts";
-import {
-  formatTopologyRecord,
   TOPOLOGY_FILE,
   TopologyRecordError,
-} from "../../core/topology_record.ts";
+} from "../../core/record_document.ts";
+import { loadTopology, readTopologyRecord } from "../../core/topology_file.ts";
+import { formatTopologyRecord } from "../../core/topology_record.ts";
 import { REPO_ROOT, runKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir } from "../_helpers/temp_config_dir.ts";
 

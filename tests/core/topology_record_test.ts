@@ -4,10 +4,10 @@ import fc from "fast-check";
 import { CpuSet, parseCpuList } from "../../core/cpuset.ts";
 import { readIsolatedCpus, readTopology } from "../../core/sysfs.ts";
 import { Topology } from "../../core/topology.ts";
+import { TopologyRecordError } from "../../core/record_document.ts";
 import {
   formatTopologyRecord,
   parseTopologyRecord,
-  TopologyRecordError,
 } from "../../core/topology_record.ts";
 import { arbitraryShape, buildTopology } from "../_helpers/random_topology.ts";
 import { REPO_ROOT } from "../_helpers/run_cli.ts";

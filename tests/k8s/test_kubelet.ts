@@ -22,11 +22,12 @@
  *   prefix, also in `--flag=<path>` form) is rewritten to that location.
  *   The working directory defaults to the node root.
  * - Environment: a clean one (PATH, HOME, DENO_DIR), `HOSTNAME`, the
- *   in-cluster settings for the pod's ServiceAccount (from
- *   `ControlPlane.serviceAccount`, so kcm talks to the API as that account
- *   and the RBAC under test applies), then the container's `env` (literal
- *   values and `fieldRef`s to the pod's name, namespace, uid, node name,
- *   ServiceAccount name and IPs).
+ *   in-cluster settings for the pod's ServiceAccount with a token bound to
+ *   the pod, as a kubelet mounts it (`ControlPlane.boundServiceAccount`: kcm
+ *   talks to the API as that account, the RBAC under test applies, and the
+ *   API server knows the pod's node from the token), then the container's
+ *   `env` (literal values and `fieldRef`s to the pod's name, namespace,
+ *   uid, node name, ServiceAccount name and IPs).
  * - stdout and stderr go to one log file per container; see `logs()`.
  *
  * Pods run as a kubelet runs them: init containers one by one, then the
@@ -34,15 +35,21 @@
  * OnFailure after a failure, with a short back-off). A pod deleted through
  * the API has its processes killed and is then removed (grace period 0).
  *
- * Not done: no images, no isolation (no pod network), resources or probes; init containers
- * with `restartPolicy: Always` (sidecars) run as plain init containers; only
- * hostPath volumes are mapped. There is no controller-manager or scheduler
- * in the test control plane, so DaemonSets and Deployments never get pods:
- * only pods created with `spec.nodeName` set reach this kubelet.
+ * Not done: no images, no isolation (no pod network, see above),
+ * resources, probes or securityContext; init containers with `restartPolicy: Always`
+ * (sidecars) run as plain init containers; only hostPath volumes are
+ * mapped (others are left out). Pods reach this kubelet once bound to one
+ * of its nodes: created with `spec.nodeName`, or placed by kube-scheduler
+ * when the control plane runs with `controllers` (DaemonSet pods).
  */
 
 import { basename, dirname, normalize } from "node:path";
-import { type ControlPlane, detachedArgs, tailFile } from "./testenv.ts";
+import {
+  type ControlPlane,
+  detachedArgs,
+  type ServiceAccountCredentials,
+  tailFile,
+} from "./testenv.ts";
 
 /** Options of {@linkcode startTestKubelet}. */
 export interface StartTestKubeletOptions {
@@ -82,6 +89,16 @@ export interface TestKubelet extends AsyncDisposable {
   logPath(namespace: string, pod: string, container: string): string;
   /** stdout + stderr of a container of the latest pod with that name. */
   logs(namespace: string, pod: string, container: string): Promise<string>;
+  /**
+   * The pid of a container's process while it runs (latest pod with that
+   * name), else undefined. The process leads its own process group: what
+   * it starts has it as parent and shares its group.
+   */
+  containerPid(
+    namespace: string,
+    pod: string,
+    container: string,
+  ): number | undefined;
   /**
    * Polls the API until the pod reaches one of `phases` and returns it;
    * throws with the pod's status and log tails on timeout.
@@ -154,11 +171,15 @@ interface PodRun {
   init: ContainerRecord[];
   main: ContainerRecord[];
   processes: Set<Deno.ChildProcess>;
+  /** The pid of each running container's process, by container name. */
+  pids: Map<string, number>;
   /** Set when the pod was deleted or the kubelet stops: start nothing more. */
   killed: boolean;
   finished: boolean;
   statusWrites: Promise<void>;
   done: Promise<void>;
+  /** The pod's ServiceAccount credentials, token bound to the pod. */
+  account?: ServiceAccountCredentials;
 }
 
 /** A container path and where it lives on the test host. */
@@ -464,11 +485,12 @@ export async function startTestKubelet(
         if (value !== undefined) env[name] = value;
       }
       if (pod.spec.automountServiceAccountToken !== false) {
-        const account = await cp.serviceAccount(
+        run.account ??= await cp.boundServiceAccount(
           pod.metadata.namespace,
           pod.spec.serviceAccountName ?? "default",
+          { kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid },
         );
-        Object.assign(env, account.inClusterEnv);
+        Object.assign(env, run.account.inClusterEnv);
       }
       for (const variable of container.env ?? []) {
         const fieldPath = variable.valueFrom?.fieldRef?.fieldPath;
@@ -539,6 +561,8 @@ export async function startTestKubelet(
       return 128;
     }
     run.processes.add(child);
+    // setsid, setpriv and bash exec in turn: this pid is the container's.
+    run.pids.set(container.name, child.pid);
     record.state = { running: { startedAt } };
     record.started = true;
     record.ready = true;
@@ -548,6 +572,7 @@ export async function startTestKubelet(
     void writeStatus(run);
     const status = await child.status;
     run.processes.delete(child);
+    run.pids.delete(container.name);
     record.started = false;
     record.ready = false;
     record.state = {
@@ -659,6 +684,7 @@ export async function startTestKubelet(
         )
       ),
       processes: new Set(),
+      pids: new Map(),
       killed: false,
       finished: false,
       statusWrites: Promise.resolve(),
@@ -803,6 +829,9 @@ export async function startTestKubelet(
       return root;
     },
     logPath,
+    containerPid(namespace, pod, container) {
+      return latest.get(`${namespace}/${pod}`)?.pids.get(container);
+    },
     async logs(namespace, pod, container) {
       const path = logPath(namespace, pod, container);
       try {

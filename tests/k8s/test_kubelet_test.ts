@@ -274,7 +274,10 @@ Deno.test(
           phases: ["Running"],
         });
         assert.ok(running.status.containerStatuses[0].state.running.startedAt);
-        const pid = await waitForProcess("sleep 300");
+        const pid = await waitForArgv(
+          () => kubelet.containerPid("default", "sleeper", "sleep"),
+          ["sleep", "300"],
+        );
         const deleted = await cp.api(
           "DELETE",
           "/api/v1/namespaces/default/pods/sleeper",
@@ -330,7 +333,7 @@ Deno.test(
  * Whether process `pid` still runs (a zombie does not count: orphans of a
  * killed shell are reaped by whatever init the machine has, maybe never).
  */
-async function isAlive(pid: string): Promise<boolean> {
+async function isAlive(pid: number): Promise<boolean> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
@@ -339,20 +342,62 @@ async function isAlive(pid: string): Promise<boolean> {
   }
 }
 
-/** Waits for exactly one process whose command line contains `pattern`; returns its pid. */
-async function waitForProcess(pattern: string): Promise<string> {
+/** The argv of process `pid`, or undefined when it is gone. */
+async function argvOf(pid: number): Promise<string[] | undefined> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    return text.split("\0").slice(0, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parent pid of process `pid`, or undefined when it is gone. */
+async function parentOf(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until a process the harness names runs `argv`: `pid()` itself
+ * (the container's process, once its launcher has exec'd it), or with
+ * `child`, a child of that process. Returns its pid. Nothing is looked up
+ * by name: the pid comes from the test kubelet, a child by its parent pid.
+ */
+async function waitForArgv(
+  pid: () => number | undefined,
+  argv: readonly string[],
+  { child = false } = {},
+): Promise<number> {
+  const same = (seen: string[] | undefined) =>
+    seen !== undefined && seen.join("\0") === argv.join("\0");
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const out = await new Deno.Command("pgrep", {
-      args: ["-f", `^${pattern}$`],
-      stdout: "piped",
-    })
-      .output();
-    const pids = new TextDecoder().decode(out.stdout).trim();
-    if (/^\d+$/.test(pids)) return pids;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const leader = pid();
+    if (leader !== undefined && !child && same(await argvOf(leader))) {
+      return leader;
+    }
+    if (leader !== undefined && child) {
+      for await (const entry of Deno.readDir("/proc")) {
+        if (!/^\d+$/.test(entry.name)) continue;
+        const candidate = Number(entry.name);
+        if (
+          await parentOf(candidate) === leader &&
+          same(await argvOf(candidate))
+        ) return candidate;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`no single process matches "${pattern}"`);
+  throw new Error(
+    `the container's ${child ? "child " : ""}process never ran ${
+      argv.join(" ")
+    } (container pid ${pid()})`,
+  );
 }
 
 Deno.test(
@@ -371,7 +416,12 @@ Deno.test(
       }]),
     );
     await kubelet.waitForPod("default", "forever", { phases: ["Running"] });
-    const pid = await waitForProcess("sleep 271");
+    // The container runs bash (for sh), which starts sleep as its child.
+    const pid = await waitForArgv(
+      () => kubelet.containerPid("default", "forever", "sleep"),
+      ["sleep", "271"],
+      { child: true },
+    );
     await kubelet.stop();
     assert.equal(
       await isAlive(pid),

@@ -82,6 +82,13 @@ export interface ServiceAccountCredentials {
   inClusterEnv: Record<string, string>;
 }
 
+/** The object a token is bound to: a Pod (bound to a node) or a Node. */
+export interface BoundObject {
+  kind: "Pod" | "Node";
+  name: string;
+  uid: string;
+}
+
 /** Milliseconds from the call of {@linkcode startControlPlane} until each part answered. */
 export interface StartTimings {
   /** etcd's `/health`. */
@@ -155,6 +162,18 @@ export interface ControlPlane extends AsyncDisposable {
   serviceAccount(
     namespace: string,
     name: string,
+  ): Promise<ServiceAccountCredentials>;
+  /**
+   * Fresh credentials of an existing ServiceAccount with a token bound to
+   * a Pod or Node, as the kubelet mounts them: the API server then names
+   * the node in the user's extra `authentication.kubernetes.io/node-name`
+   * (what kcm's node agent admission policy reads). The token stops
+   * working when the object is deleted.
+   */
+  boundServiceAccount(
+    namespace: string,
+    name: string,
+    boundTo: BoundObject,
   ): Promise<ServiceAccountCredentials>;
   /** Kills every server it started and removes `dir`. Safe to call twice. */
   stop(): Promise<void>;
@@ -707,6 +726,61 @@ async function startOnce(
     timings.totalMs = elapsed();
 
     const accounts = new Map<string, ServiceAccountCredentials>();
+    const issueCredentials = async (
+      namespace: string,
+      name: string,
+      boundTo: BoundObject | undefined,
+      saDir: string,
+    ): Promise<ServiceAccountCredentials> => {
+      const key = `${namespace}/${name}`;
+      const { status, body } = await api(
+        "POST",
+        `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+        {
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "TokenRequest",
+          spec: {
+            expirationSeconds: 3600,
+            ...(boundTo
+              ? { boundObjectRef: { apiVersion: "v1", ...boundTo } }
+              : {}),
+          },
+        },
+      );
+      const token = body?.status?.token;
+      if (status !== 201 || typeof token !== "string") {
+        throw new Error(
+          `TokenRequest for ServiceAccount ${key} failed: HTTP ${status} ` +
+            JSON.stringify(body),
+        );
+      }
+      await Deno.mkdir(saDir, { recursive: true });
+      await Promise.all([
+        Deno.writeTextFile(`${saDir}/token`, token),
+        Deno.writeTextFile(`${saDir}/ca.crt`, caPem),
+        Deno.writeTextFile(`${saDir}/namespace`, namespace),
+        Deno.writeTextFile(
+          `${saDir}/kubeconfig`,
+          kubeconfigYaml(
+            url,
+            `system:serviceaccount:${namespace}:${name}`,
+            token,
+            { pem: caPem },
+            namespace,
+          ),
+        ),
+      ]);
+      return {
+        token,
+        kubeconfig: `${saDir}/kubeconfig`,
+        dir: saDir,
+        inClusterEnv: {
+          KUBERNETES_SERVICE_HOST: host,
+          KUBERNETES_SERVICE_PORT: String(port),
+          KCM_SERVICE_ACCOUNT_DIR: saDir,
+        },
+      };
+    };
     const cp: ControlPlane = {
       url,
       host,
@@ -742,51 +816,22 @@ async function startOnce(
           `/api/v1/namespaces/${namespace}/serviceaccounts`,
           { apiVersion: "v1", kind: "ServiceAccount", metadata: { name } },
         );
-        const { status, body } = await api(
-          "POST",
-          `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-          {
-            apiVersion: "authentication.k8s.io/v1",
-            kind: "TokenRequest",
-            spec: { expirationSeconds: 3600 },
-          },
+        const credentials = await issueCredentials(
+          namespace,
+          name,
+          undefined,
+          `${dir}/serviceaccounts/${namespace}/${name}`,
         );
-        const token = body?.status?.token;
-        if (status !== 201 || typeof token !== "string") {
-          throw new Error(
-            `TokenRequest for ServiceAccount ${key} failed: HTTP ${status} ` +
-              JSON.stringify(body),
-          );
-        }
-        const saDir = `${dir}/serviceaccounts/${namespace}/${name}`;
-        await Deno.mkdir(saDir, { recursive: true });
-        await Promise.all([
-          Deno.writeTextFile(`${saDir}/token`, token),
-          Deno.writeTextFile(`${saDir}/ca.crt`, caPem),
-          Deno.writeTextFile(`${saDir}/namespace`, namespace),
-          Deno.writeTextFile(
-            `${saDir}/kubeconfig`,
-            kubeconfigYaml(
-              url,
-              `system:serviceaccount:${key.replace("/", ":")}`,
-              token,
-              { pem: caPem },
-              namespace,
-            ),
-          ),
-        ]);
-        const credentials: ServiceAccountCredentials = {
-          token,
-          kubeconfig: `${saDir}/kubeconfig`,
-          dir: saDir,
-          inClusterEnv: {
-            KUBERNETES_SERVICE_HOST: host,
-            KUBERNETES_SERVICE_PORT: String(port),
-            KCM_SERVICE_ACCOUNT_DIR: saDir,
-          },
-        };
         accounts.set(key, credentials);
         return credentials;
+      },
+      boundServiceAccount(namespace, name, boundTo) {
+        return issueCredentials(
+          namespace,
+          name,
+          boundTo,
+          `${dir}/serviceaccounts/${namespace}/${name}/${boundTo.kind.toLowerCase()}-${boundTo.uid}`,
+        );
       },
       stop,
       [Symbol.asyncDispose]: stop,

@@ -159,7 +159,16 @@ Deno.test("startControlPlane() serves a real API with TLS, CRDs and RBAC", async
         })).status,
         201,
       );
-      const allowed = await cp.api("GET", path, undefined, { token: sa.token });
+      // The authorizer learns of the binding from its watch a moment later:
+      // poll until allowed, within a bound; any answer but 403 ends it.
+      const allowed = await waitFor(
+        "the RoleBinding to take effect",
+        async () => {
+          const r = await cp.api("GET", path, undefined, { token: sa.token });
+          return r.status === 403 ? undefined : r;
+        },
+        10_000,
+      );
       assert.equal(allowed.status, 200);
       // The binding grants reads only.
       const write = await cp.api("POST", path, {

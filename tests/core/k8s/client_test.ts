@@ -7,11 +7,11 @@
  */
 
 import assert from "node:assert/strict";
+import { createK8sClient } from "../../../core/k8s/client.ts";
 import {
-  createK8sClient,
   LOOP_RETRY,
   ONE_SHOT_RETRY,
-} from "../../../core/k8s/client.ts";
+} from "../../../core/k8s/request_policy.ts";
 import type { ClientConfig } from "../../../core/k8s/config.ts";
 import { K8sApiError, K8sConfigError } from "../../../core/k8s/errors.ts";
 import { createLogger } from "../../../core/log.ts";

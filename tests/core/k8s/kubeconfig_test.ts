@@ -20,6 +20,8 @@ Deno.test("parseKubeconfig() picks the current context with inline data", () => 
     "/k/config",
   );
   assert.deepEqual(entry, {
+    context: "main",
+    source: "/k/config",
     server: "https://10.1.2.3:6443",
     ca: { data: "CA PEM" },
     insecureSkipTlsVerify: false,

@@ -13,23 +13,21 @@ import type { NodeEvent } from "../../../core/k8s/node_events.ts";
 import { ReportPublisher } from "../../../core/k8s/reports.ts";
 import { startApiProxy } from "../../_helpers/api_proxy.ts";
 import { FakeClock } from "../../_helpers/fake_clock.ts";
-import { kcmServiceAccount } from "../../_helpers/k8s_manifests.ts";
 import {
-  getReport,
-  grantEventRights,
-  nodeEvents,
-  REPORT_CRDS,
-} from "../../_helpers/report_api.ts";
+  installKcmIdentities,
+  KCM_NAMESPACE,
+} from "../../_helpers/k8s_manifests.ts";
+import { getReport, nodeEvents } from "../../_helpers/report_api.ts";
 import { createNode, startControlPlane } from "../../k8s/testenv.ts";
 
-const NS = "kcm-publisher";
+const NS = KCM_NAMESPACE;
 const T0 = Date.parse("2030-05-01T00:00:00Z");
 
 Deno.test("ReportPublisher in a loop writes on change and at the heartbeat only", async (t) => {
-  await using cp = await startControlPlane({ crds: REPORT_CRDS });
+  await using cp = await startControlPlane();
+  const kcm = await installKcmIdentities(cp);
   await createNode(cp, "loop-node");
-  const sa = await kcmServiceAccount(cp, NS);
-  await grantEventRights(cp, NS, "kcm");
+  const sa = await kcm.nodeAgent("loop-node");
   await using proxy = await startApiProxy(cp);
   let nowMs = T0;
   const clock = new FakeClock();
@@ -143,7 +141,7 @@ Deno.test("ReportPublisher in a loop writes on change and at the heartbeat only"
     assert.deepEqual(events.map((e) => e.note), [event.note]);
     assert.match(
       lines.join(""),
-      /INFO:root:Published NodeReport kcm-publisher\/loop-node again after 1 failed attempt in 1\ds/,
+      /INFO:root:Published NodeReport kcm-system\/loop-node again after 1 failed attempt in 1\ds/,
     );
   });
 });

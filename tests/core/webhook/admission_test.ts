@@ -1,22 +1,69 @@
 /**
- * The webhook behind a real kube-apiserver: the shipped
- * MutatingWebhookConfiguration (resources/kcm-webhook.yaml), pointed at a
- * webhook on 127.0.0.1 with the test CA as caBundle, and pods of several
- * shapes created through the API. The stored objects show that the API
- * server applied the JSON Patch as the webhook meant it, that the selectors
- * and matchConditions send only the pods they should, that reinvocation
- * does not wrap twice, and what failurePolicy Fail does while the webhook is
- * down. (Running the pods is the test kubelet's part.)
+ * The webhook end to end on a real kube-apiserver: `deno run main.ts
+ * webhook` on 127.0.0.1 with a serving certificate from kcm's own CA code
+ * (core/certificate_authority.ts, so the API server's Go TLS stack checks
+ * what kcm makes), the shipped MutatingWebhookConfiguration
+ * (resources/kcm-webhook.yaml) pointed at it with that CA as caBundle, and
+ * pods of several shapes created through the API. The stored objects show
+ * that the API server applied the JSON Patch as the webhook meant it, that
+ * the selectors and matchConditions send only the pods they should, that
+ * reinvocation does not wrap twice, and what failurePolicy Fail does while
+ * the webhook is down. Then the test kubelet runs the 2-core pod as it was
+ * stored: its process is pinned to exactly the two claimed dataplane lists
+ * (real CPUs 0 and 1), which are free again once it exits.
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type CertificatePair,
+  createCertificateAuthority,
+  issueServingCertificate,
+} from "../../../core/certificate_authority.ts";
 import { allowedReview } from "../../../core/webhook/admission_review.ts";
 import { pointer } from "../../../core/webhook/json_patch.ts";
 import { cores, type Json, kcmIsolate, pod } from "../../_helpers/admission.ts";
 import { applyObject, readManifest } from "../../_helpers/k8s_manifests.ts";
+import { REPO_ROOT } from "../../_helpers/run_cli.ts";
 import { waitFor } from "../../_helpers/wait.ts";
-import { startTestWebhook } from "../../_helpers/webhook_server.ts";
-import { createNamespace, startControlPlane } from "../../k8s/testenv.ts";
+import { startWebhookProcess } from "../../_helpers/webhook_process.ts";
+import {
+  createNamespace,
+  createNode,
+  startControlPlane,
+} from "../../k8s/testenv.ts";
+import { startTestKubelet } from "../../k8s/test_kubelet.ts";
+
+const HOUR = 3_600_000;
+
+/** A serving pair for 127.0.0.1 from `ca`, written into `dir` as `<name>.crt/.key`. */
+async function issueLocal(
+  ca: CertificatePair,
+  dir: string,
+  name: string,
+): Promise<{ certFile: string; keyFile: string }> {
+  const now = Date.now();
+  const pair = await issueServingCertificate(ca, {
+    commonName: name,
+    dnsNames: ["localhost"],
+    ipAddresses: ["127.0.0.1"],
+    notBefore: new Date(now - HOUR),
+    notAfter: new Date(now + 24 * HOUR),
+  });
+  const certFile = join(dir, `${name}.crt`);
+  const keyFile = join(dir, `${name}.key`);
+  await Deno.writeTextFile(certFile, pair.certPem);
+  await Deno.writeTextFile(keyFile, pair.keyPem);
+  return { certFile, keyFile };
+}
+
+/** The `Cpus_allowed_list` of a live process. */
+async function allowedCpus(pid: number): Promise<string> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const match = /^Cpus_allowed_list:\s*(\S+)$/m.exec(status);
+  assert.ok(match, `no Cpus_allowed_list for pid ${pid}`);
+  return match[1]!;
+}
 
 /** Not the token volume (or its mount) the ServiceAccount admission adds. */
 function notServiceAccount(volume: Json): boolean {
@@ -63,10 +110,21 @@ async function startLabeler(certFile: string, keyFile: string) {
 Deno.test("the API server stores pods as the webhook patched them", async (t) => {
   await using cp = await startControlPlane();
   await createNamespace(cp, "kcm-system");
-  await using webhook = await startTestWebhook();
+  const dir = await Deno.makeTempDir({ prefix: "kcm-admission-" });
+  await using _dir = {
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+  const now = Date.now();
+  const ca = await createCertificateAuthority({
+    commonName: "kcm-test-ca",
+    notBefore: new Date(now - HOUR),
+    notAfter: new Date(now + 24 * HOUR),
+  });
+  const served = await issueLocal(ca, dir, "webhook");
+  await using webhook = await startWebhookProcess(served);
   const config = await webhookConfiguration(
     `${webhook.url}/mutate`,
-    webhook.ca.caPem,
+    ca.certPem,
   );
   const applied = await applyObject(cp, config);
   assert.ok(applied.status < 300, JSON.stringify(applied.body));
@@ -78,7 +136,7 @@ Deno.test("the API server stores pods as the webhook patched them", async (t) =>
       object,
     );
   const calls = (name: string) =>
-    webhook.logs.filter((l) => l.includes(` default/${name}`));
+    webhook.stderr().split("\n").filter((l) => l.includes(` default/${name}`));
 
   // The API server loads webhook configurations asynchronously.
   await waitFor("the webhook configuration to take effect", async () => {
@@ -264,7 +322,7 @@ Deno.test("the API server stores pods as the webhook patched them", async (t) =>
   await t.step(
     "a pod mutated twice (reinvocation, then re-submitted) is wrapped once",
     async () => {
-      const leaf = await webhook.ca.issue("labeler");
+      const leaf = await issueLocal(ca, dir, "labeler");
       const labeler = await startLabeler(leaf.certFile, leaf.keyFile);
       try {
         const other = await applyObject(cp, {
@@ -278,7 +336,7 @@ Deno.test("the API server stores pods as the webhook patched them", async (t) =>
             failurePolicy: "Fail",
             clientConfig: {
               url: `https://127.0.0.1:${labeler.addr.port}/`,
-              caBundle: btoa(webhook.ca.caPem),
+              caBundle: btoa(ca.certPem),
             },
             rules: [{
               operations: ["CREATE"],
@@ -350,9 +408,104 @@ Deno.test("the API server stores pods as the webhook patched them", async (t) =>
   );
 
   await t.step(
+    "the stored 2-core pod runs pinned to its two dataplane lists, which are free after it exits",
+    async () => {
+      await createNode(cp, "node-1", {
+        labels: { "kcm.intel.com/kcm-node": "true" },
+      });
+      await using kubelet = await startTestKubelet(cp, {
+        nodes: ["node-1"],
+        repoRoot: REPO_ROOT,
+      });
+      // The node's config directory: one exclusive dataplane pool whose
+      // lists are this machine's two CPUs, as `kcm init` would make them.
+      const confDir = join(kubelet.nodeRoot("node-1"), "etc/kcm");
+      const pool = join(confDir, "pools/dataplane");
+      for (const list of ["0", "1"]) {
+        await Deno.mkdir(join(pool, list), { recursive: true });
+        await Deno.writeTextFile(join(pool, list, "tasks"), "");
+      }
+      await Deno.writeTextFile(join(pool, "exclusive"), "1");
+      await Deno.writeTextFile(join(confDir, "lock"), "");
+      await Deno.mkdir(join(kubelet.nodeRoot("node-1"), "opt/bin"), {
+        recursive: true,
+      });
+      const release = join(dir, "release");
+      const r = await create(pod([{
+        name: "fwd",
+        image: "fwd:1",
+        command: ["sh", "-c"],
+        args: [
+          `echo "assigned $KCM_CPUS_ASSIGNED"; while [ ! -e ${release} ]; do sleep 0.1; done`,
+        ],
+        resources: cores(2),
+      }], {
+        metadata: { name: "pinned" },
+        spec: { nodeName: "node-1", restartPolicy: "Never" },
+      }));
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.deepEqual(r.body.spec.containers[0].command.slice(0, 5), [
+        ...kcmIsolate(),
+        "sh",
+      ]);
+
+      const kcmPid = await waitFor(
+        "the container's process",
+        async () =>
+          await Promise.resolve(
+            kubelet.containerPid("default", "pinned", "fwd"),
+          ),
+        60_000,
+      );
+      // kcm isolate pins itself, then starts the command: wait for the
+      // command (sh, kcm's child) and read both masks back.
+      const childPid = await waitFor(
+        "the command under kcm isolate",
+        async () => {
+          const text = await Deno.readTextFile(
+            `/proc/${kcmPid}/task/${kcmPid}/children`,
+          ).catch(() => "");
+          const found = text.trim().split(/\s+/).filter((x) => x !== "");
+          for (const task of found) {
+            const comm = await Deno.readTextFile(`/proc/${task}/comm`)
+              .catch(() => "");
+            if (comm.trim() === "sh" || comm.trim() === "bash") {
+              return Number(task);
+            }
+          }
+          return undefined;
+        },
+        60_000,
+      );
+      assert.equal(await allowedCpus(childPid), "0-1");
+      assert.equal(await allowedCpus(kcmPid), "0-1");
+      const tasks = async () =>
+        await Promise.all(
+          ["0", "1"].map((l) => Deno.readTextFile(join(pool, l, "tasks"))),
+        );
+      assert.deepEqual(await tasks(), [String(kcmPid), String(kcmPid)]);
+      assert.match(
+        await kubelet.logs("default", "pinned", "fwd"),
+        /^assigned 0-1$/m,
+      );
+
+      await Deno.writeTextFile(release, "");
+      const done = await kubelet.waitForPod("default", "pinned");
+      assert.equal(
+        done.status.phase,
+        "Succeeded",
+        await kubelet.logs("default", "pinned", "fwd"),
+      );
+      assert.deepEqual(await tasks(), ["", ""]);
+      assert.deepEqual(kubelet.errors, []);
+    },
+  );
+
+  await t.step(
     "while the webhook is down, pods asking for cores are refused, others are not",
     async () => {
-      await webhook.stop();
+      const { code, stderr } = await webhook.stop();
+      assert.equal(code, 0, stderr);
       const r = await create(
         pod([{ name: "c", image: "i", command: ["/c"], resources: cores(1) }], {
           metadata: { name: "down" },

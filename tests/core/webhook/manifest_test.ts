@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseListenAddress } from "../../../core/webhook/settings.ts";
+import { parseListenAddress } from "../../../core/listen_address.ts";
 import { type K8sObject, readManifest } from "../../_helpers/k8s_manifests.ts";
 
 async function objects(): Promise<Record<string, K8sObject>> {

@@ -106,6 +106,7 @@ Deno.test("reviewAdmission() puts a program named like an option after --", () =
     ...kcmIsolate(),
     "--",
     "-odd",
+    "--",
     "1",
     "2",
   ]);

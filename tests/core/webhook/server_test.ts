@@ -1,8 +1,8 @@
 /**
  * The webhook's HTTPS server, for real on 127.0.0.1 with a CA made per
  * test: routes, answers to good and bad bodies over the wire, the 3 MiB
- * limit, certificate rotation without restart, draining on abort, start-up
- * errors, and SIGTERM in a separate process.
+ * limit, certificate rotation without restart, draining on abort and
+ * start-up errors (`kcm webhook` as a process: tests/commands/webhook_test.ts).
  */
 
 import assert from "node:assert/strict";
@@ -24,9 +24,9 @@ import {
   review,
 } from "../../_helpers/admission.ts";
 import { applyPatch } from "../../_helpers/json_patch.ts";
-import { REPO_ROOT } from "../../_helpers/run_cli.ts";
 import { makeCa, peerCertificate } from "../../_helpers/tls.ts";
 import {
+  gatedBody,
   replaceFile,
   startTestWebhook,
   type TestWebhook,
@@ -53,23 +53,6 @@ async function assertMutatesGood(webhook: TestWebhook): Promise<void> {
     "/fwd",
     "--",
   ]);
-}
-
-/** A request body stream that sends `first`, waits for `gate`, then sends `rest`. */
-function gatedBody(
-  first: string,
-  gate: Promise<void>,
-  rest: string,
-): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  return new ReadableStream({
-    async start(controller) {
-      controller.enqueue(encoder.encode(first));
-      await gate;
-      controller.enqueue(encoder.encode(rest));
-      controller.close();
-    },
-  });
 }
 
 Deno.test("startWebhookServer() answers /healthz and /mutate, and nothing else", async () => {
@@ -402,69 +385,6 @@ Deno.test("startWebhookServer() names the file, the pair or the address it canno
       (error) =>
         error instanceof ListenError && error.code === "EADDRINUSE" &&
         error.port === port,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("kcm webhook (as a process) drains on SIGTERM and exits 0", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kcm-webhook-test-" });
-  try {
-    const ca = await makeCa(dir, "ca");
-    const leaf = await ca.issue("tls");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        join(REPO_ROOT, "tests/_helpers/webhook_main.ts"),
-        "/etc/kcm",
-        "/opt/bin",
-        leaf.certFile,
-        leaf.keyFile,
-        "127.0.0.1:0",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = child.stderr.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let log = "";
-    while (!/listening on https:\/\/127\.0\.0\.1:(\d+)/.test(log)) {
-      const { done, value } = await stderr.read();
-      assert.ok(!done, `exited early: ${log}`);
-      log += value;
-    }
-    const port = Number(/127\.0\.0\.1:(\d+)/.exec(log)![1]);
-    const client = Deno.createHttpClient({ caCerts: [ca.caPem] });
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => open = resolve);
-    const text = JSON.stringify(review(GOOD));
-    const inFlight = fetch(`https://127.0.0.1:${port}/mutate`, {
-      method: "POST",
-      body: gatedBody(text.slice(0, 10), gate, text.slice(10)),
-      client,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    child.kill("SIGTERM");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    open();
-    const response = await inFlight;
-    assert.equal(response.status, 200);
-    assertWellFormed(await response.json(), UID, 200);
-    client.close();
-    const status = await child.status;
-    for (;;) {
-      const { done, value } = await stderr.read();
-      if (done) break;
-      log += value;
-    }
-    await child.stdout.cancel();
-    assert.equal(status.code, 0, log);
-    assert.match(
-      log,
-      /INFO:root:Stopping on SIGTERM: draining requests in flight/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

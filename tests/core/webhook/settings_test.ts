@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   injectionSettings,
-  parseListenAddress,
   WebhookSettingError,
 } from "../../../core/webhook/settings.ts";
 
@@ -35,47 +34,6 @@ Deno.test("injectionSettings() rejects directories it cannot mount safely", () =
         error instanceof WebhookSettingError && error.setting === setting &&
         message.test(error.message),
       `${confDir} ${installDir}`,
-    );
-  }
-});
-
-Deno.test("parseListenAddress() reads host:port, [v6]:port and :port", () => {
-  assert.deepEqual(parseListenAddress("0.0.0.0:8443"), {
-    hostname: "0.0.0.0",
-    port: 8443,
-  });
-  assert.deepEqual(parseListenAddress("127.0.0.1:0"), {
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  assert.deepEqual(parseListenAddress("[::]:443"), {
-    hostname: "::",
-    port: 443,
-  });
-  assert.deepEqual(parseListenAddress("localhost:65535"), {
-    hostname: "localhost",
-    port: 65535,
-  });
-  assert.deepEqual(parseListenAddress(":8443"), {
-    hostname: "0.0.0.0",
-    port: 8443,
-  });
-  for (
-    const bad of [
-      "8443",
-      "host:",
-      "host:65536",
-      ":x",
-      "::1:80",
-      "a b:1",
-      "[::1]",
-    ]
-  ) {
-    assert.throws(
-      () => parseListenAddress(bad),
-      (error) =>
-        error instanceof WebhookSettingError && error.setting === "listen",
-      bad,
     );
   }
 });
