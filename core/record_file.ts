@@ -2,11 +2,14 @@
  * Reading the topology record file of a config directory
  * (`<conf-dir>/topology.json`) with a parser of the caller's choice, and
  * its NUMA map alone for `isolate`'s start-up path (the whole record is
- * `readTopologyRecord()` in core/topology_file.ts). Side effects: reads
- * that one file.
+ * `readTopologyRecord()` in core/topology_file.ts). The file is read as
+ * every file of the config directory is (core/confined_dir.ts): a link,
+ * FIFO, device or file over 1 MiB in its place is an error naming it,
+ * never followed, opened or read. Side effects: reads that one file.
  */
 
-import { ConfigError, osErrorReason } from "./errors.ts";
+import { ConfinedDir, EntryError } from "./confined_dir.ts";
+import { ConfigError } from "./errors.ts";
 import { joinPath } from "./paths.ts";
 import {
   parseRecordNumaNodes,
@@ -34,14 +37,13 @@ export function readRecordFile<T>(
   const file = topologyRecordPath(confDir);
   let text: string;
   try {
-    text = Deno.readTextFileSync(file);
+    using root = ConfinedDir.openRoot(confDir);
+    text = root.readFile(TOPOLOGY_FILE, "topology record").text;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new ConfigError(
-      `Cannot read topology record ${quote(file)}: ${osErrorReason(error)}`,
-      1,
-      { cause: error },
-    );
+    if (!(error instanceof EntryError)) throw error;
+    // A config directory that cannot be opened is the lock's to report.
+    if (error.problem === "missing" || error.path !== file) return undefined;
+    throw error;
   }
   try {
     return parse(text);

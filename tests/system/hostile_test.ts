@@ -277,3 +277,46 @@ Deno.test("timers beyond 2147483 s are usage errors naming the maximum; reconcil
     [false, false, true],
   );
 });
+
+Deno.test("a FIFO or a link where topology.json should be is one error line naming it: never opened, never followed", async () => {
+  await using config = await makeConfigDir({
+    p: { exclusive: true, lists: { "0": "" } },
+  });
+  const record = join(config.confDir, "topology.json");
+  const secret = join(config.root, "secret");
+  await Deno.writeTextFile(secret, "SECRET-CONTENT");
+  for (const plant of ["fifo", "link"] as const) {
+    await Deno.remove(record).catch(() => {});
+    if (plant === "fifo") {
+      const made = await new Deno.Command("mkfifo", { args: [record] })
+        .output();
+      assert.ok(made.success);
+    } else {
+      await Deno.symlink(secret, record);
+    }
+    // A FIFO opened for reading would block isolate until a writer came.
+    const result = await runKcm([
+      "isolate",
+      `--conf-dir=${config.confDir}`,
+      "--pool=p",
+      "true",
+    ]);
+    assert.equal(result.code, 1, plant);
+    assert.equal(result.stdout, "", plant);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^kcm: error: Cannot read topology record "${record}": it is a ${
+          plant === "fifo" ? "FIFO, not a regular file" : "symbolic link"
+        }`,
+      ),
+      plant,
+    );
+    assert.ok(!result.stderr.includes("SECRET"), plant);
+    assert.equal(
+      await Deno.readTextFile(join(config.confDir, "pools/p/0/tasks")),
+      "",
+      plant,
+    );
+  }
+});
