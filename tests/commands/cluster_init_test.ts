@@ -57,6 +57,7 @@ Deno.test("parse() of cluster-init accepts the seed's defaults", () => {
     image: false,
     pullPolicy: false,
     confDir: false,
+    installDir: false,
   });
   assert.equal(options.timeoutSeconds, 600);
   assert.equal(options.namespace, undefined);
@@ -77,6 +78,7 @@ Deno.test("parse() of cluster-init accepts the seed's defaults", () => {
     image: true,
     pullPolicy: false,
     confDir: true,
+    installDir: false,
   });
   assert.equal(all.connection.context, "prod");
   assert.equal(all.connection.insecureHttp, true);

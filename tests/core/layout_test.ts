@@ -637,9 +637,19 @@ Deno.test("planPools() puts isolated pools on fully isolated cores only, or fail
 Deno.test("planPools() with spread gives each NUMA node its share", () => {
   fc.assert(
     fc.property(arbitraryIsolatedPlan, (p) => {
-      const plan = planPools(p.topology, p, {
-        dataplaneMode: "spread",
-      });
+      let plan: ReturnType<typeof planPools>;
+      try {
+        plan = planPools(p.topology, p, { dataplaneMode: "spread" });
+      } catch (error) {
+        // A shuffled 256-CPU machine can leave infra a list no file name
+        // can hold: refused, as the NAME_MAX test above shows; not this
+        // property's business.
+        if (
+          error instanceof ResourceError &&
+          error.message.startsWith("Cannot name the cpu list")
+        ) return;
+        throw error;
+      }
       const nodeOf = (list: string) =>
         p.topology.cpu(parseCpuList(list).toArray()[0]!)!.numaNode!;
       const taken = new Map<number, number>();
