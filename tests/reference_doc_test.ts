@@ -267,7 +267,8 @@ const COVERAGE: Readonly<Record<string, readonly TestRef[]>> = {
     [NODE_REPORT, "node-report exclusiveCores flags exclusive lists"],
   ],
   "d-report-read-errors": [
-    [NODE_REPORT, "node-report on an unreadable config gives description null"],
+    [NODE_REPORT, "node-report sets a bad entry aside"],
+    [NODE_REPORT, "node-report without pools/ gives description null"],
     [NODE_REPORT, "node-report with a pool without an exclusive file"],
   ],
   "d-report-locked": [

@@ -137,6 +137,15 @@ Deno.test("a cpu-list name that is not UTF-8 is one error line, not a crash", as
     const args = [command, `--conf-dir=${config.confDir}`];
     if (command === "isolate") args.push("--pool=p", "true");
     const result = await runKcm(args);
+    if (command === "reconcile") {
+      // One junk entry never stops reconcile for the rest of the node.
+      assert.equal(result.code, 0, command);
+      assert.equal(
+        result.stderr,
+        `WARNING:root:Skipped: ${line.slice("kcm: error: ".length)}`,
+      );
+      continue;
+    }
     assert.equal(result.code, 1, command);
     assert.equal(result.stdout, "", command);
     assert.equal(result.stderr, line, command);

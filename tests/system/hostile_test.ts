@@ -183,7 +183,7 @@ Deno.test({
         };
         walk(confDir, "");
         const wrong = modes.filter((line) =>
-          !/^lock 600$/.test(line) &&
+          !/^(lock 600|topology\.json 644)$/.test(line) &&
           !/^pools(\/[^/]+){0,2} 755$/.test(line) &&
           !/^pools\/[^/]+\/(exclusive|[^/]+\/tasks) 644$/.test(line)
         );
