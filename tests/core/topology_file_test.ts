@@ -74,7 +74,8 @@ Deno.test("readTopologyRecord() fails when the record cannot be read", async () 
     () => readTopologyRecord(config.confDir),
     (error: unknown) =>
       error instanceof ConfigError &&
-      error.message === `Cannot read topology record "${file}": is a directory`,
+      error.message ===
+        `Cannot read topology record "${file}": it is a directory, not a regular file`,
   );
 });
 
