@@ -18,32 +18,6 @@ import { quote } from "./quote.ts";
 export const OWN_PROC_ROOT = "/proc";
 
 /**
- * kcm's own pid as the procfs root sees it: the first field of
- * `<procRoot>/self/stat`.
- */
-export function readSelfPid(procRoot: string): number {
-  const file = joinPath(procRoot, "self", "stat");
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (error) {
-    throw new ProcfsError(
-      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
-      1,
-      {
-        cause: error,
-        hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
-      },
-    );
-  }
-  const pid = Number(text.split(" ", 1)[0]);
-  if (!Number.isSafeInteger(pid) || pid <= 0) {
-    throw new ProcfsError(`Cannot parse a pid from ${quote(file)}`);
-  }
-  return pid;
-}
-
-/**
  * Parses the `Cpus_allowed_list` line of a `/proc/<pid>/status` text;
  * undefined when the line is absent.
  */

@@ -55,8 +55,8 @@ Deno.test("isolate that cannot give its list back exits with the command's statu
     ]);
     assert.equal(reconciled.code, 0, reconciled.stderr);
     assert.equal(await conf.tasks("p", "0"), "");
-    const left = [...Deno.readDirSync(conf.confDir)].map((e) => e.name)
-      .filter((name) => name.startsWith(".kcm-claim-"));
+    const left = (await Array.fromAsync(Deno.readDir(conf.confDir)))
+      .map((e) => e.name).filter((name) => name.startsWith(".kcm-claim-"));
     assert.deepEqual(left, [], "the stale claim file is removed");
   } finally {
     await Deno.writeTextFile(flag, "").catch(() => {});
