@@ -484,10 +484,12 @@ Deno.test("the API server stores pods as the webhook patched them", async (t) =>
           ["0", "1"].map((l) => Deno.readTextFile(join(pool, l, "tasks"))),
         );
       assert.deepEqual(await tasks(), [String(kcmPid), String(kcmPid)]);
-      assert.match(
-        await kubelet.logs("default", "pinned", "fwd"),
-        /^assigned 0-1$/m,
-      );
+      // The command may not have printed yet: wait for its line.
+      const line = await waitFor("the command's first line", async () => {
+        const text = await kubelet.logs("default", "pinned", "fwd");
+        return /^assigned /m.test(text) ? text : undefined;
+      });
+      assert.match(line, /^assigned 0-1$/m);
 
       await Deno.writeTextFile(release, "");
       const done = await kubelet.waitForPod("default", "pinned");
