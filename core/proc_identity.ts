@@ -10,8 +10,8 @@
  */
 
 import { joinPath } from "./paths.ts";
-import { osErrorReason, ProcfsError } from "./errors.ts";
-import { OWN_PROC_ROOT } from "./procfs.ts";
+import { ProcfsError } from "./errors.ts";
+import { OWN_PROC_ROOT, readProcFile } from "./procfs.ts";
 import { quote } from "./quote.ts";
 
 /** A process as kcm records it: pid and start time, in one procfs. */
@@ -51,19 +51,10 @@ export function parseStat(text: string): ProcessId | undefined {
  */
 export function readSelfIdentity(procRoot: string): ProcessId {
   const file = joinPath(procRoot, "self", "stat");
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (error) {
-    throw new ProcfsError(
-      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
-      1,
-      {
-        cause: error,
-        hint: "set KCM_PROC_FS to a mounted procfs (default /proc)",
-      },
-    );
-  }
+  const text = readProcFile(
+    file,
+    "set KCM_PROC_FS to a mounted procfs (default /proc)",
+  );
   const self = parseStat(text);
   if (self === undefined) {
     throw new ProcfsError(

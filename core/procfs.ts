@@ -18,6 +18,22 @@ import { quote } from "./quote.ts";
 export const OWN_PROC_ROOT = "/proc";
 
 /**
+ * The text of a procfs file, or a `ProcfsError` naming it (with `hint`,
+ * when given). Synchronous: procfs answers from kernel memory.
+ */
+export function readProcFile(file: string, hint?: string): string {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new ProcfsError(
+      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
+      1,
+      { cause: error, ...(hint === undefined ? {} : { hint }) },
+    );
+  }
+}
+
+/**
  * Parses the `Cpus_allowed_list` line of a `/proc/<pid>/status` text;
  * undefined when the line is absent.
  */
@@ -140,19 +156,7 @@ export function observePids(
  * absent (a kernel without hugetlbfs).
  */
 export function readHugePagesFree(procRoot: string): number | undefined {
-  const file = joinPath(procRoot, "meminfo");
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (error) {
-    throw new ProcfsError(
-      `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
-      1,
-      {
-        cause: error,
-      },
-    );
-  }
+  const text = readProcFile(joinPath(procRoot, "meminfo"));
   const line = text.split("\n").find((l) => l.startsWith("HugePages_Free"));
   return line === undefined ? undefined : Number(line.split(":")[1]?.trim());
 }
