@@ -7,7 +7,7 @@
 
 import { joinPath } from "./paths.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
-import { osErrorReason, ProcfsError } from "./errors.ts";
+import { osErrorCode, osErrorReason, ProcfsError } from "./errors.ts";
 import { quote } from "./quote.ts";
 
 /**
@@ -69,6 +69,8 @@ export function readCpusAllowed(procRoot: string, pid: number): CpuSet | null {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
+    // ESRCH: the process ended between the open and the read.
+    if (osErrorCode(error) === "ESRCH") return null;
     if (error instanceof Deno.errors.NotFound && !exists(dir)) return null;
     throw new ProcfsError(
       `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
