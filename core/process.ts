@@ -99,48 +99,52 @@ export interface ChildSpec {
  *
  * With `spec.cpus`, the child's `Cpus_allowed_list` is read back from
  * kcm's own procfs before anything else happens (a child that already
- * exited is still a zombie there: Deno reaps it only once kcm yields). A
+ * exited is still a zombie there: kcm starts waiting for it only after the
+ * check). A
  * child that may run on any CPU outside `spec.cpus` is killed (SIGKILL)
  * and an {@linkcode AffinityError} thrown: kcm promised a mask and did not
  * deliver it. A mask inside `spec.cpus` is accepted, since a workload may
  * narrow its own mask as soon as it starts.
  */
 export function startChild(spec: ChildSpec): Child {
-  const child = spawn(spec);
-  if (spec.cpus !== undefined) checkChildCpus(child, spec.command, spec.cpus);
-  return child;
+  const pid = spawn(spec);
+  if (spec.cpus !== undefined) checkChildCpus(pid, spec.command, spec.cpus);
+  return {
+    pid,
+    exitCode: waitForExit(pid),
+    kill: (signal) => Deno.kill(pid, signal),
+  };
 }
 
-function checkChildCpus(
-  child: Child,
-  command: string,
-  cpus: CpuSet,
-): void {
+function checkChildCpus(pid: number, command: string, cpus: CpuSet): void {
   let actual: CpuSet | null;
   try {
-    actual = readCpusAllowed(OWN_PROC_ROOT, child.pid);
+    actual = readCpusAllowed(OWN_PROC_ROOT, pid);
   } catch (error) {
-    killQuietly(child);
+    killAndReap(pid);
     throw error;
   }
   if (actual === null || actual.difference(cpus).isEmpty()) return;
-  killQuietly(child);
+  killAndReap(pid);
   throw new AffinityError(
     `Command ${
       quote(command)
-    } (pid ${child.pid}) started on CPUs ${actual}, not within ${cpus}; killed it`,
+    } (pid ${pid}) started on CPUs ${actual}, not within ${cpus}; killed it`,
   );
 }
 
-function killQuietly(child: Child): void {
+/** Kills a child kcm will not run, and reaps it in the background. */
+function killAndReap(pid: number): void {
   try {
-    child.kill("SIGKILL");
+    Deno.kill(pid, "SIGKILL");
   } catch {
     // Already gone.
   }
+  waitForExit(pid).catch(() => {});
 }
 
-function spawn(spec: ChildSpec): Child {
+/** Starts the command; its pid. */
+function spawn(spec: ChildSpec): number {
   let pid: number;
   try {
     pid = spawnInSession(spec.command, spec.args, spec.env);
@@ -156,9 +160,5 @@ function spawn(spec: ChildSpec): Child {
       cause: error,
     });
   }
-  return {
-    pid,
-    exitCode: waitForExit(pid),
-    kill: (signal) => Deno.kill(pid, signal),
-  };
+  return pid;
 }

@@ -69,8 +69,12 @@ export function readCpusAllowed(procRoot: string, pid: number): CpuSet | null {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    // ESRCH: the process ended between the open and the read.
-    if (osErrorCode(error) === "ESRCH") return null;
+    // ESRCH: the process ended between the open and the read. Deno gives
+    // that errno no class nor code, only its number in the message.
+    if (
+      osErrorCode(error) === "ESRCH" ||
+      (error instanceof Error && error.message.includes("(os error 3)"))
+    ) return null;
     if (error instanceof Deno.errors.NotFound && !exists(dir)) return null;
     throw new ProcfsError(
       `Cannot read ${quote(file)}: ${osErrorReason(error)}`,
