@@ -93,10 +93,17 @@ function checkNamespace(host: Pick<Host, "procRoot" | "env">): void {
 }
 
 /**
+ * How many tasks files a round rewrites between two looks at its stop
+ * signal: a few hundred milliseconds of work on a loaded node, so SIGTERM
+ * ends a loop within its 2 s even in a round that frees thousands of lists.
+ */
+const REWRITE_BATCH = 200;
+
+/**
  * {@linkcode reconcileOnce} with what the loop needs besides the report,
  * both from the plan: the pools as the rewrites leave them (for the
  * metrics) and the claims given back (for Events); `signal` ends a wait
- * for the lock.
+ * for the lock, and a round's rewrites between two batches.
  */
 export function reconcileRound(
   confDir: string,
@@ -112,7 +119,7 @@ export function reconcileRound(
     confDir,
     true,
     { timeoutMs: host.lockTimeoutMs, ...(signal ? { signal } : {}) },
-    () => {
+    async () => {
       // The pools' exclusive flags play no part here, and are not read: a
       // pool without one is reclaimed like any other.
       const { state, findings } = surveyConfig(confDir);
@@ -139,13 +146,22 @@ export function reconcileRound(
         pidsToIdentify(state, claims),
       );
       const plan = planReconcile(state, observed, { starts, claims });
-      writeManyTasks(confDir, plan.rewrites);
-      for (const id of plan.staleClaims) removeClaim(root, id);
-      for (const { pool, list, reclaimed } of plan.rewrites) {
-        host.log.info(
-          `Reclaimed ${pool}:${list} from pids ${reclaimed.join(",")}`,
-        );
+      for (let at = 0; at < plan.rewrites.length; at += REWRITE_BATCH) {
+        if (at > 0 && signal !== undefined) {
+          // Between batches, a SIGTERM gets its turn: a loop told to stop
+          // ends here, every file whole, the rest left for the next run.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          signal.throwIfAborted();
+        }
+        const batch = plan.rewrites.slice(at, at + REWRITE_BATCH);
+        writeManyTasks(confDir, batch);
+        for (const { pool, list, reclaimed } of batch) {
+          host.log.info(
+            `Reclaimed ${pool}:${list} from pids ${reclaimed.join(",")}`,
+          );
+        }
       }
+      for (const id of plan.staleClaims) removeClaim(root, id);
       const rewritten = new Map(
         plan.rewrites.map((r) => [`${r.pool}/${r.list}`, r.tasks]),
       );
