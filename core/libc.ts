@@ -15,9 +15,6 @@
  *   command `isolate` runs (core/claim_file.ts).
  * - `flock`, `write`, `close` on such a descriptor, which Deno's file API
  *   does not know.
- * - `posix_spawnp` with `POSIX_SPAWN_SETSID`, and `waitpid` for the child
- *   it started (core/spawn.ts): Deno's `detached` gets the same session by
- *   forking the whole runtime, about 4 ms per isolate.
  * - `waitid(WNOWAIT)` and `waitpid(pid, WNOHANG)`: reaping orphans when
  *   kcm is pid 1 of a container (core/reaper.ts); Deno only waits for its
  *   own children.
@@ -162,46 +159,6 @@ const SYMBOLS = {
     // int fchmod(int fd, mode_t mode)
     parameters: ["i32", "u32"],
     result: "i32",
-  },
-  posix_spawnp: {
-    // int posix_spawnp(pid_t *pid, const char *file,
-    //   const posix_spawn_file_actions_t *file_actions,
-    //   const posix_spawnattr_t *attrp, char *const argv[], char *const envp[])
-    parameters: ["buffer", "buffer", "pointer", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  posix_spawnattr_init: {
-    // int posix_spawnattr_init(posix_spawnattr_t *attr)
-    parameters: ["buffer"],
-    result: "i32",
-  },
-  posix_spawnattr_setflags: {
-    // int posix_spawnattr_setflags(posix_spawnattr_t *attr, short flags)
-    parameters: ["buffer", "i16"],
-    result: "i32",
-  },
-  posix_spawnattr_setsigmask: {
-    // int posix_spawnattr_setsigmask(posix_spawnattr_t *attr, const sigset_t *sigmask)
-    parameters: ["buffer", "buffer"],
-    result: "i32",
-  },
-  posix_spawnattr_setsigdefault: {
-    // int posix_spawnattr_setsigdefault(posix_spawnattr_t *attr, const sigset_t *sigdefault)
-    parameters: ["buffer", "buffer"],
-    result: "i32",
-  },
-  posix_spawnattr_destroy: {
-    // int posix_spawnattr_destroy(posix_spawnattr_t *attr)
-    parameters: ["buffer"],
-    result: "i32",
-  },
-  waitpidOnThread: {
-    // waitpid(2) on a thread of Deno's blocking pool: a promise of its
-    // result, the event loop free meanwhile.
-    name: "waitpid",
-    parameters: ["i32", "buffer", "i32"],
-    result: "i32",
-    nonblocking: true,
   },
   __errno_location: {
     // int *__errno_location(void)
