@@ -222,9 +222,16 @@ Deno.test("a publishing loop rides out outages, 500s, 429s, conflicts and a dele
         await change("after-conflict");
         const object = await publishedWith(cp, "after-conflict");
         assert.equal(object.report.written, undefined);
-        const writes = proxy.requests.slice(since).filter((r) =>
-          r.path.includes("/nodereports/")
-        ).map((r) => `${r.method} ${r.status}`);
+        // The server applies the write before the proxy has its answer in
+        // hand: wait for the proxy to record every status.
+        const writes = await waitFor("the proxy to record the answers", () => {
+          const seen = proxy.requests.slice(since).filter((r) =>
+            r.path.includes("/nodereports/")
+          );
+          return seen.every((r) => r.status !== 0)
+            ? seen.map((r) => `${r.method} ${r.status}`)
+            : undefined;
+        });
         assert.deepEqual(writes, ["PUT 409", "GET 200", "PUT 200"]);
         assert.equal(lines(err, "ERROR").length, 3, "a conflict is no error");
       },
