@@ -34,6 +34,7 @@ lap("importAffinity");
 
 const { lockConfig } = await import("../core/config_lock.ts");
 const { readPool } = await import("../core/config_read.ts");
+const { OpenConfig } = await import("../core/config_open.ts");
 const { writeManyTasks, removeTaskFromLists } = await import(
   "../core/config_write.ts"
 );
@@ -41,7 +42,6 @@ const { readSelfIdentity, ownNamespaceProblem, findChildPid, readStartTime } =
   await import("../core/proc_identity.ts");
 const { startChild } = await import("../core/process.ts");
 const { SignalRelay } = await import("../core/signal_relay.ts");
-const { ConfinedDir } = await import("../core/confined_dir.ts");
 const { HeldClaim, removeClaim } = await import("../core/claim_file.ts");
 const { claimId } = await import("../core/owners.ts");
 const { writeFileAtomic } = await import("../core/atomic_write.ts");
@@ -60,7 +60,8 @@ const nodeOf = readRecordNumaNodes(confDir);
 lap("readRecord");
 const lock = await lockConfig(confDir, true, { timeoutMs: 30_000 });
 lap("lock");
-const pool = readPool(confDir, poolName);
+const config = OpenConfig.open(confDir);
+const pool = readPool(config, poolName);
 if (pool === undefined) throw new Error(`no pool ${poolName}`);
 const chosen = chooseCpuList(pool, Math.random)!;
 const list = chosen.name;
@@ -78,15 +79,16 @@ const allocation = {
   warnings: [],
 };
 lap("readPool");
-const root = ConfinedDir.openRoot(confDir);
-const claim = HeldClaim.create(root, claimId(self), self);
+const claim = HeldClaim.create(config.root, claimId(self), self);
 lap("claimFile");
-writeManyTasks(confDir, [{
+writeManyTasks(config, [{
   pool: poolName,
   list,
   tasks: [...chosen.tasks, pid],
   added: new Map([[pid, { start: self.start, claim: claim.id }]]),
+  read: chosen,
 }]);
+config[Symbol.dispose]();
 lap("addTask");
 await lock.release();
 lap("unlock");
@@ -109,11 +111,12 @@ lap("recordChild");
 await exit;
 lap("wait");
 const lock2 = await lockConfig(confDir, true, { timeoutMs: 30_000 });
-removeTaskFromLists(confDir, poolName, [list], pid);
-removeClaim(root, claim.id);
+const config2 = OpenConfig.open(confDir);
+removeTaskFromLists(config2, poolName, [list], pid);
+removeClaim(config2.root, claim.id);
+config2[Symbol.dispose]();
 await lock2.release();
 claim.close();
-root.close();
 lap("release");
 relay[Symbol.dispose]();
 lap("dispose");

@@ -46,6 +46,7 @@ import type { Allocation } from "../core/allocate.ts";
 import { assignmentEnv } from "../core/assignment_env.ts";
 import type { HeldClaim } from "../core/claim_file.ts";
 import { withConfigLock } from "../core/config_lock.ts";
+import { OpenConfig } from "../core/config_open.ts";
 import { isPlainName } from "../core/config_paths.ts";
 import {
   type CpuListState,
@@ -200,8 +201,11 @@ type Chooser =
   | { readonly placed: PlacementModule; readonly topology: Topology }
   | { readonly nodeOf: ReadonlyMap<number, number> | undefined };
 
-function readExistingPool(options: IsolateOptions): PoolState {
-  const pool = readPool(options.confDir, options.pool);
+function readExistingPool(
+  config: OpenConfig,
+  options: IsolateOptions,
+): PoolState {
+  const pool = readPool(config, options.pool);
   if (pool === undefined) {
     throw new ConfigError(
       `Requested pool ${oneLine(options.pool)} does not exist`,
@@ -220,7 +224,8 @@ function claim(
   count: number,
   chooser: Chooser,
 ): Claim {
-  const pool = readExistingPool(options);
+  using config = OpenConfig.open(options.confDir);
+  const pool = readExistingPool(config, options);
   let allocation: Allocation;
   if ("placed" in chooser) {
     allocation = chooser.placed.allocateFromPool(pool, chooser.topology, {
@@ -238,15 +243,12 @@ function claim(
       warnings: [],
     };
   }
-  // The lock is held since readPool: its view of the tasks is current.
-  const tasksOf = new Map(pool.cpuLists.map((list) => [list.name, list.tasks]));
+  // The lock is held since readPool: the lists as read are current.
+  const read = new Map(pool.cpuLists.map((list) => [list.name, list]));
   const claim = takeLists(
-    options.confDir,
+    config,
     options.pool,
-    allocation.lists.map((list) => ({
-      name: list.name,
-      tasks: tasksOf.get(list.name)!,
-    })),
+    allocation.lists.map((list) => read.get(list.name)!),
     self,
   );
   return { allocation, claim };

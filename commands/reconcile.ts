@@ -27,7 +27,8 @@ import { withConfigLock } from "../core/config_lock.ts";
 import { removeStaleStaging } from "../core/config_create.ts";
 import { surveyConfig } from "../core/config_read.ts";
 import { removeStaleTemps, writeManyTasks } from "../core/config_write.ts";
-import { ConfinedDir } from "../core/confined_dir.ts";
+import type { ConfinedDir } from "../core/confined_dir.ts";
+import { OpenConfig } from "../core/config_open.ts";
 import { errorMessage, ProcfsError } from "../core/errors.ts";
 import type { Host } from "../core/host.ts";
 import type { JsonValue } from "../core/json.ts";
@@ -134,7 +135,8 @@ export function reconcileRound(
           `Removed a temporary file left by a killed writer: ${path}`,
         );
       }
-      using root = ConfinedDir.openRoot(confDir);
+      using config = OpenConfig.open(confDir);
+      const { root } = config;
       const claims = inspectClaims(
         root,
         [...recordedClaims(state), ...listClaimIds(root)],
@@ -146,6 +148,11 @@ export function reconcileRound(
         pidsToIdentify(state, claims),
       );
       const plan = planReconcile(state, observed, { starts, claims });
+      const surveyed = new Map(
+        state.pools.flatMap((pool) =>
+          pool.cpuLists.map((list) => [`${pool.name}/${list.name}`, list])
+        ),
+      );
       for (let at = 0; at < plan.rewrites.length; at += REWRITE_BATCH) {
         if (at > 0 && signal !== undefined) {
           // Between batches, a SIGTERM gets its turn: a loop told to stop
@@ -154,7 +161,15 @@ export function reconcileRound(
           signal.throwIfAborted();
         }
         const batch = plan.rewrites.slice(at, at + REWRITE_BATCH);
-        writeManyTasks(confDir, batch);
+        // Each list as the survey read it, in this hold of the lock (the
+        // plan rewrites only lists of the survey).
+        writeManyTasks(
+          config,
+          batch.map((r) => ({
+            ...r,
+            read: surveyed.get(`${r.pool}/${r.list}`)!,
+          })),
+        );
         for (const { pool, list, reclaimed } of batch) {
           host.log.info(
             `Reclaimed ${pool}:${list} from pids ${reclaimed.join(",")}`,

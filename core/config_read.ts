@@ -28,7 +28,8 @@
 
 import { normalizePath } from "./paths.ts";
 import { isPlainName } from "./config_paths.ts";
-import { ConfinedDir, EntryError } from "./confined_dir.ts";
+import { type ConfinedDir, EntryError } from "./confined_dir.ts";
+import { OpenConfig } from "./config_open.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
 import {
   describesTasks,
@@ -94,8 +95,6 @@ export interface ConfigSurvey {
   readonly findings: readonly ConfigError[];
 }
 
-const INIT_HINT = "run `kcm init` to create the config directory";
-
 /**
  * Parses the text of a `tasks` file: comma-separated pids, empty pieces
  * skipped, white space around pieces and a trailing newline tolerated.
@@ -121,23 +120,6 @@ export function parseTasks(text: string, file: string): number[] {
     pids.push(Number(trimmed));
   }
   return pids;
-}
-
-/**
- * Opens the config directory and its `pools/`; a missing or unusable one
- * is an error with a hint to run `init`.
- */
-export function openPools(confDir: string): ConfinedDir {
-  let root: ConfinedDir | undefined;
-  try {
-    root = ConfinedDir.openRoot(confDir);
-    return root.openDir("pools", "config directory");
-  } catch (error) {
-    if (!(error instanceof EntryError)) throw error;
-    throw new ConfigError(error.message, 1, { cause: error, hint: INIT_HINT });
-  } finally {
-    root?.close();
-  }
 }
 
 /**
@@ -177,8 +159,8 @@ function readExclusive(pool: ConfinedDir): boolean {
  * is `1`. A missing or unusable pool or file is a {@linkcode ConfigError}.
  */
 export function readPoolFlag(confDir: string, pool: string): boolean {
-  using pools = openPools(confDir);
-  using dir = pools.openDir(pool, "pool directory");
+  using config = OpenConfig.open(confDir);
+  using dir = config.pools.openDir(pool, "pool directory");
   return readExclusive(dir);
 }
 
@@ -304,11 +286,10 @@ function readPoolDir<Flag extends PoolFlag>(
 }
 
 function readOnePool<Flag extends PoolFlag>(
-  confDir: string,
+  pools: ConfinedDir,
   pool: string,
   options: ReadOptions<Flag>,
 ): PoolState<Flag> | undefined {
-  using pools = openPools(confDir);
   if (!isPlainName(pool)) return undefined;
   const entry = pools.lstat(pool);
   if (entry === null || entry.isFile) return undefined;
@@ -316,14 +297,14 @@ function readOnePool<Flag extends PoolFlag>(
 }
 
 /**
- * Reads one pool; a missing pool directory gives undefined. Any finding
- * in it is thrown.
+ * Reads one pool of an open config directory; a missing pool directory
+ * gives undefined. Any finding in it is thrown.
  */
 export function readPool(
-  confDir: string,
+  config: OpenConfig,
   pool: string,
 ): PoolState | undefined {
-  return readOnePool(confDir, pool, WITH_FLAGS);
+  return readOnePool(config.pools, pool, WITH_FLAGS);
 }
 
 /**
@@ -334,14 +315,16 @@ export function readPoolLists(
   confDir: string,
   pool: string,
 ): PoolState<undefined> | undefined {
-  return readOnePool(confDir, pool, WITHOUT_FLAGS);
+  using config = OpenConfig.open(confDir);
+  return readOnePool(config.pools, pool, WITHOUT_FLAGS);
 }
 
 function readPools<Flag extends PoolFlag>(
   confDir: string,
   options: ReadOptions<Flag>,
 ): ConfigState<Flag> {
-  using pools = openPools(confDir);
+  using config = OpenConfig.open(confDir);
+  const { pools } = config;
   const onFinding = options.onFinding ?? ((error) => {
     throw error;
   });

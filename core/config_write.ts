@@ -35,9 +35,9 @@ import {
   stageFile,
 } from "./atomic_write.ts";
 import type { ConfinedDir } from "./confined_dir.ts";
+import { OpenConfig } from "./config_open.ts";
 import {
   type ConfigState,
-  openPools,
   type PoolFlag,
   readOwnersFile,
   readTasksFile,
@@ -47,6 +47,7 @@ import {
   nextOwners,
   type OwnerRecord,
   OWNERS_FILE,
+  type TasksStamp,
 } from "./owners.ts";
 
 function removeQuietly(path: string): void {
@@ -73,6 +74,18 @@ export function formatTasks(pids: readonly number[]): string {
   return pids.join(",");
 }
 
+/**
+ * A list's `tasks` as read in the same hold of the lock as its rewrite (a
+ * `CpuListState` of core/config_read.ts is one), and its `owners` records
+ * when they were read with it.
+ */
+export interface ListRead {
+  readonly tasks: readonly number[];
+  /** Undefined: not known, and the file is read again. */
+  readonly stamp?: TasksStamp;
+  readonly owners?: ReadonlyMap<number, OwnerRecord>;
+}
+
 /** One list's new `tasks`, and the records of the pids it adds. */
 export interface ListRewrite {
   readonly pool: string;
@@ -80,6 +93,12 @@ export interface ListRewrite {
   readonly tasks: readonly number[];
   /** Records (start time, claim) of pids that `tasks` adds. */
   readonly added?: ReadonlyMap<number, OwnerRecord>;
+  /**
+   * The list as read in this hold of the lock: its `tasks` (and `owners`,
+   * when they came with it) are not read again. Never one read before the
+   * lock was taken: the rewrite would be made against a stale file.
+   */
+  readonly read?: ListRead;
 }
 
 /** What a list rewrite stages, in rename order, and what it removes after. */
@@ -89,6 +108,25 @@ interface StagedList {
   readonly dropOwners?: ConfinedDir;
 }
 
+/** The `tasks` in place and the `owners` valid for them. */
+function currentState(
+  dir: ConfinedDir,
+  read: ListRead | undefined,
+): {
+  tasks: readonly number[];
+  stamp: TasksStamp;
+  owners: ReadonlyMap<number, OwnerRecord>;
+} {
+  const current = read?.stamp === undefined
+    ? readTasksFile(dir)
+    : { tasks: read.tasks, stamp: read.stamp };
+  const owners = current.tasks.length === 0
+    ? new Map<number, OwnerRecord>()
+    : (read?.stamp !== undefined ? read.owners : undefined) ??
+      readOwnersFile(dir, current.stamp);
+  return { ...current, owners };
+}
+
 /**
  * Stages the new `owners` (when a pid of the new `tasks` has a record) and
  * the new `tasks` of an open list directory, in the order they are to be
@@ -96,15 +134,11 @@ interface StagedList {
  * written; the old one (valid for the old `tasks` until the rename) is
  * removed afterwards, so a list given back leaves no file behind.
  */
-function stageList(
-  dir: ConfinedDir,
-  tasks: readonly number[],
-  added: ReadonlyMap<number, OwnerRecord>,
-): StagedList {
-  const current = readTasksFile(dir);
-  const previous = current.tasks.length > 0
-    ? readOwnersFile(dir, current.stamp)
-    : new Map<number, OwnerRecord>();
+function stageList(dir: ConfinedDir, rewrite: ListRewrite): StagedList {
+  const { tasks } = rewrite;
+  const added = rewrite.added ?? new Map<number, OwnerRecord>();
+  const current = currentState(dir, rewrite.read);
+  const previous = current.owners;
   const data = formatTasks(tasks);
   const newTasks = stageFile({
     path: dir.at("tasks"),
@@ -142,33 +176,23 @@ function stageList(
   }
 }
 
+/** A rewrite and its list's directory, open. */
+interface OpenRewrite {
+  readonly dir: ConfinedDir;
+  readonly rewrite: ListRewrite;
+}
+
 /**
- * Rewrites the `tasks` (and `owners`) of every list in `rewrites`: all new
- * contents are written first and renamed only when all are written, so a
- * failure to write (a full disk) changes none of them. Throws
- * {@linkcode FileWriteError} naming the file it failed on.
+ * Stages every rewrite, then renames: nothing is renamed until all are
+ * written. The directories stay open (the staged files are reached
+ * through them) and are the caller's to close.
  */
-export function writeManyTasks(
-  confDir: string,
-  rewrites: readonly ListRewrite[],
-): void {
-  if (rewrites.length === 0) return;
-  using pools = openPools(confDir);
-  // The staged files are reached through their directories' descriptors:
-  // every directory stays open until the renames are done.
-  const open: ConfinedDir[] = [];
+function commitRewrites(rewrites: readonly OpenRewrite[]): void {
   const staged: StagedFile[] = [];
   const dropOwners: ConfinedDir[] = [];
   try {
-    for (const rewrite of rewrites) {
-      using pool = pools.openDir(rewrite.pool, "pool directory");
-      const list = pool.openDir(rewrite.list, "cpu list directory");
-      open.push(list);
-      const stagedList = stageList(
-        list,
-        rewrite.tasks,
-        rewrite.added ?? new Map(),
-      );
+    for (const { dir, rewrite } of rewrites) {
+      const stagedList = stageList(dir, rewrite);
       staged.push(...stagedList.files);
       if (stagedList.dropOwners) dropOwners.push(stagedList.dropOwners);
     }
@@ -177,8 +201,30 @@ export function writeManyTasks(
   } catch (error) {
     for (const file of staged) discardStaged(file);
     throw error;
+  }
+}
+
+/**
+ * Rewrites the `tasks` (and `owners`) of every list in `rewrites` of the
+ * open config directory: all new contents are written first and renamed
+ * only when all are written, so a failure to write (a full disk) changes
+ * none of them. Throws {@linkcode FileWriteError} naming the file it
+ * failed on.
+ */
+export function writeManyTasks(
+  config: OpenConfig,
+  rewrites: readonly ListRewrite[],
+): void {
+  const open: OpenRewrite[] = [];
+  try {
+    for (const rewrite of rewrites) {
+      using pool = config.pools.openDir(rewrite.pool, "pool directory");
+      const dir = pool.openDir(rewrite.list, "cpu list directory");
+      open.push({ dir, rewrite });
+    }
+    commitRewrites(open);
   } finally {
-    for (const dir of open) dir.close();
+    for (const { dir } of open) dir.close();
   }
 }
 
@@ -193,7 +239,8 @@ export function writeTasks(
   pids: readonly number[],
   added: ReadonlyMap<number, OwnerRecord> = new Map(),
 ): void {
-  writeManyTasks(confDir, [{ pool, list, tasks: pids, added }]);
+  using config = OpenConfig.open(confDir);
+  writeManyTasks(config, [{ pool, list, tasks: pids, added }]);
 }
 
 /**
@@ -206,36 +253,41 @@ export function removeTask(
   list: string,
   pid: number,
 ): boolean {
-  return removeTaskFromLists(confDir, pool, [list], pid).length > 0;
+  using config = OpenConfig.open(confDir);
+  return removeTaskFromLists(config, pool, [list], pid).length > 0;
 }
 
 /**
  * Removes every occurrence of `pid` from the tasks of each of `lists` of
- * `pool`, renaming no file until every new one is written (as
- * {@linkcode writeManyTasks}). Returns the lists that held the pid; the
- * others are not written.
+ * `pool` in the open config directory, renaming no file until every new
+ * one is written (as {@linkcode writeManyTasks}). Each list is read and
+ * rewritten through the same descriptor. Returns the lists that held the
+ * pid; the others are not written.
  */
 export function removeTaskFromLists(
-  confDir: string,
+  config: OpenConfig,
   pool: string,
   lists: readonly string[],
   pid: number,
 ): string[] {
-  const rewrites: ListRewrite[] = [];
-  {
-    using pools = openPools(confDir);
-    using poolDir = pools.openDir(pool, "pool directory");
+  const dirs: ConfinedDir[] = [];
+  const rewrites: OpenRewrite[] = [];
+  try {
+    using poolDir = config.pools.openDir(pool, "pool directory");
     for (const list of lists) {
-      using listDir = poolDir.openDir(list, "cpu list directory");
-      const { tasks } = readTasksFile(listDir);
-      const kept = tasks.filter((t) => t !== pid);
-      if (kept.length < tasks.length) {
-        rewrites.push({ pool, list, tasks: kept });
+      const dir = poolDir.openDir(list, "cpu list directory");
+      dirs.push(dir);
+      const read = readTasksFile(dir);
+      const tasks = read.tasks.filter((t) => t !== pid);
+      if (tasks.length < read.tasks.length) {
+        rewrites.push({ dir, rewrite: { pool, list, tasks, read } });
       }
     }
+    commitRewrites(rewrites);
+  } finally {
+    for (const dir of dirs) dir.close();
   }
-  if (rewrites.length > 0) writeManyTasks(confDir, rewrites);
-  return rewrites.map((r) => r.list);
+  return rewrites.map(({ rewrite }) => rewrite.list);
 }
 
 /**
@@ -248,9 +300,9 @@ export function removeStaleTemps(
   state: ConfigState<PoolFlag>,
 ): string[] {
   const removed: string[] = [];
-  using pools = openPools(confDir);
+  using config = OpenConfig.open(confDir);
   for (const pool of state.pools) {
-    using poolDir = pools.openDir(pool.name, "pool directory");
+    using poolDir = config.pools.openDir(pool.name, "pool directory");
     for (const list of pool.cpuLists) {
       using dir = poolDir.openDir(list.name, "cpu list directory");
       for (const entry of dir.entries()) {

@@ -15,8 +15,12 @@
 
 import { HeldClaim, removeClaim } from "./claim_file.ts";
 import { withConfigLock } from "./config_lock.ts";
-import { removeTaskFromLists, writeManyTasks } from "./config_write.ts";
-import { ConfinedDir } from "./confined_dir.ts";
+import { OpenConfig } from "./config_open.ts";
+import {
+  type ListRead,
+  removeTaskFromLists,
+  writeManyTasks,
+} from "./config_write.ts";
 import { errorMessage, ProcfsError } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { claimId } from "./owners.ts";
@@ -27,41 +31,43 @@ import {
 } from "./proc_identity.ts";
 import { oneLine } from "./quote.ts";
 
-/** A list to claim and its pids as read under the lock. */
-export interface ListToClaim {
+/**
+ * A list to claim, as read under the lock (a `CpuListState` of
+ * core/config_read.ts is one).
+ */
+export interface ListToClaim extends ListRead {
   readonly name: string;
-  readonly tasks: readonly number[];
 }
 
 /**
- * Takes a claim for `self` and appends its pid, with its record, to every
- * list of `lists` (in one batch: a failure writes none and leaves no claim
- * file). Call it under the exclusive config lock, with `lists` as read
- * under it.
+ * Takes a claim for `self` in the open config directory and appends its
+ * pid, with its record, to every list of `lists` (in one batch: a failure
+ * writes none and leaves no claim file). Call it under the exclusive
+ * config lock, with `lists` as read in the same hold of it.
  */
 export function takeLists(
-  confDir: string,
+  config: OpenConfig,
   pool: string,
   lists: readonly ListToClaim[],
   self: ProcessId,
 ): HeldClaim {
-  using root = ConfinedDir.openRoot(confDir);
   const id = claimId(self);
-  const held = HeldClaim.create(root, id, self);
+  const held = HeldClaim.create(config.root, id, self);
   const record = new Map([[self.pid, { start: self.start, claim: id }]]);
   try {
     writeManyTasks(
-      confDir,
+      config,
       lists.map((list) => ({
         pool,
         list: list.name,
         tasks: [...list.tasks, self.pid],
         added: record,
+        read: list,
       })),
     );
   } catch (error) {
     held.close();
-    removeClaim(root, id);
+    removeClaim(config.root, id);
     throw error;
   }
   return held;
@@ -116,9 +122,9 @@ export async function giveBackLists(
       true,
       { timeoutMs: host.lockTimeoutMs },
       () => {
-        removeTaskFromLists(confDir, pool, lists, self.pid);
-        using root = ConfinedDir.openRoot(confDir);
-        removeClaim(root, held.id);
+        using config = OpenConfig.open(confDir);
+        removeTaskFromLists(config, pool, lists, self.pid);
+        removeClaim(config.root, held.id);
       },
     );
   } catch (error) {
