@@ -7,8 +7,9 @@
  * outside (an empty program, `--version`, `--no-affinity`, a tmpfs config
  * directory), a placed claim (`--cores=2`: the allocator and the whole
  * topology record loaded) and the phases inside one run
- * (bench/isolate_phases.ts). The config directory holds this machine's
- * topology record, as `kcm init` writes it. Two more show what kcm avoids
+ * (bench/isolate_phases.ts), and the same isolate bundled into one module
+ * by `deno bundle` (what loading modules from source costs). The config
+ * directory holds this machine's topology record, as `kcm init` writes it. Two more show what kcm avoids
  * or pays for the 2017 tool's behaviour: an empty program importing
  * `node:fs` (bench/floor_node_fs.ts), and isolate on a tasks file owned by
  * another user, which it gives back by fchown (as root only).
@@ -38,6 +39,35 @@ async function makeInfra(confDir: string): Promise<void> {
   await writeTopologyRecord(confDir);
 }
 
+/**
+ * main.ts and its static graph (isolate's whole path) bundled into one
+ * module by `deno bundle` (experimental in Deno 2, and it fetches esbuild
+ * from npm), in `dir`: the same code without loading 40-odd modules from
+ * source, which is how much of kcm's start-up is module loading.
+ * Undefined, with the reason printed, when it cannot be built. Only
+ * `isolate` runs from it: the other commands are imported by paths
+ * relative to main.ts.
+ */
+async function bundleMain(dir: string): Promise<string | undefined> {
+  const output = join(dir, "kcm-bundled.js");
+  const built = await new Deno.Command(DENO, {
+    args: [
+      "bundle",
+      "--platform=deno",
+      "--output",
+      output,
+      repoPath("main.ts"),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (built.success) return output;
+  const reason = new TextDecoder().decode(built.stderr).trim().split("\n")
+    .pop();
+  console.log(`  (no bundled run: deno bundle failed: ${reason})`);
+  return undefined;
+}
+
 /** Runs benchmark 1 and returns its table rows. */
 export async function benchIsolateStartup(
   options: BenchOptions,
@@ -63,21 +93,23 @@ export async function benchIsolateStartup(
       console.log("  (not root: no run on a tasks file of another owner)");
     }
     const main = repoPath("main.ts");
+    const bundled = await bundleMain(tmp);
     const deno = (...args: string[]) => async () =>
       (await timeCommand({
         command: DENO,
         args: ["run", "--allow-all", KCM_V8_FLAGS, ...args],
       }))
         .ms;
-    const isolate = (conf: string, ...extra: string[]) =>
+    const isolateOf = (entry: string) => (conf: string, ...extra: string[]) =>
       deno(
-        main,
+        entry,
         "isolate",
         `--conf-dir=${conf}`,
         "--pool=infra",
         ...extra,
         "true",
       );
+    const isolate = isolateOf(main);
     const samples = await interleave(rounds, {
       kcm: isolate(confDir),
       floorSpawn: deno(repoPath("bench/floor_spawn.ts"), "true"),
@@ -93,6 +125,9 @@ export async function benchIsolateStartup(
       // A shared pool ignores the count, but the claim is still placed:
       // the allocator and the whole topology record are loaded.
       placed: isolate(confDir, "--cores=2"),
+      ...(bundled === undefined
+        ? {}
+        : { bundled: isolateOf(bundled)(confDir) }),
     }, { warmup: 2 });
     const m: Record<string, number> = {};
     for (const [name, values] of Object.entries(samples)) {
@@ -166,6 +201,13 @@ export async function benchIsolateStartup(
         formatMs(m.emptyNodeFs! - m.empty!)
       }`,
     );
+    if (m.bundled !== undefined) {
+      console.log(
+        `    module loading from source (kcm-bundled) ${
+          formatMs(m.kcm! - m.bundled)
+        }`,
+      );
+    }
     if (m.otherOwner !== undefined) {
       console.log(
         `    tasks of another owner (otherOwner-kcm) ${
@@ -213,6 +255,14 @@ export async function benchIsolateStartup(
           m.otherOwner,
           "isolate, own tasks file",
           m.kcm!,
+        ),
+      ]),
+      ...(m.bundled === undefined ? [] : [
+        timeRow(
+          "1. isolate, main.ts bundled into one module (deno bundle)",
+          m.bundled,
+          "floor_spawn.ts",
+          m.floorSpawn!,
         ),
       ]),
       timeRow(
