@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { MAIN_TS, REPO_ROOT } from "../_helpers/run_cli.ts";
 import { mulberry32, waitForClaimsReleased } from "../_helpers/chaos.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
+import { FORWARDED_SIGNALS } from "../../core/signal_relay.ts";
 
 /** One line of the table. */
 export interface AttackRow {
@@ -176,26 +177,13 @@ function doubleUses(marks: string): string[] {
   }
 }
 
-/** Signals a running kcm may get: forwarded ones, and real-time ones. */
+/**
+ * Signals a running kcm may get: the forwarded ones but SIGTSTP (which
+ * would stop the workload until a SIGCONT, a pause and not an attack), and
+ * real-time ones, which kcm does not forward.
+ */
 const SIGNALS: readonly (Deno.Signal | number)[] = [
-  "SIGHUP",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGPIPE",
-  "SIGALRM",
-  "SIGTERM",
-  "SIGSTKFLT",
-  "SIGCONT",
-  "SIGURG",
-  "SIGXCPU",
-  "SIGXFSZ",
-  "SIGVTALRM",
-  "SIGPROF",
-  "SIGWINCH",
-  "SIGIO",
-  "SIGPWR",
+  ...FORWARDED_SIGNALS.filter((signal) => signal !== "SIGTSTP"),
   34,
   40,
   64,
