@@ -7,9 +7,9 @@
  * every pid. The tasks files are rewritten before every kcm run, since
  * reconcile removes the dead pids. Run both as processes (`deno run`) and
  * in-process (`reconcileOnce` against `floorReconcile`) to tell start-up
- * from work; on the disk-backed temp dir (kcm fsyncs every rewritten
- * tasks file), on tmpfs (/dev/shm), and in the steady state where no pid
- * is dead and nothing is written.
+ * from work; on the disk-backed temp dir (where the renames of the
+ * rewritten tasks files reach the disk), on tmpfs (/dev/shm), and in the
+ * steady state where no pid is dead and nothing is written.
  */
 
 import { join } from "node:path";
@@ -126,7 +126,7 @@ export async function benchReconcileScale(
     console.log(
       `  writes: kcmDisk - kcmTmpfs = ${
         formatMs(c.kcmDisk! - c.kcmTmpfs!)
-      } (fsync of ${LISTS} tasks files and their directories)`,
+      } (${LISTS} tasks files renamed on disk instead of tmpfs)`,
     );
     return [
       timeRow(
