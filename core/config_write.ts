@@ -117,14 +117,12 @@ function currentState(
   stamp: TasksStamp;
   owners: ReadonlyMap<number, OwnerRecord>;
 } {
-  const current = read?.stamp === undefined
-    ? readTasksFile(dir)
-    : { tasks: read.tasks, stamp: read.stamp };
-  const owners = current.tasks.length === 0
-    ? new Map<number, OwnerRecord>()
-    : (read?.stamp !== undefined ? read.owners : undefined) ??
-      readOwnersFile(dir, current.stamp);
-  return { ...current, owners };
+  const { tasks, stamp, owners }: ListRead & { stamp: TasksStamp } =
+    read?.stamp === undefined
+      ? readTasksFile(dir)
+      : { ...read, stamp: read.stamp };
+  if (tasks.length === 0) return { tasks, stamp, owners: new Map() };
+  return { tasks, stamp, owners: owners ?? readOwnersFile(dir, stamp) };
 }
 
 /**
