@@ -68,3 +68,36 @@ export async function signalAndTime(
   }
   return { status, ms: performance.now() - started };
 }
+
+const WAITING = /^INFO:root:Waiting \d+ seconds? until next /gm;
+
+/**
+ * Sends `signal` to an `--interval` loop between two rounds, as
+ * {@linkcode signalAndTime} does: first waits, at most `idleTimeoutMs`,
+ * for a new "Waiting N seconds until next ..." line on `err` (logged at
+ * INFO when a round has ended and the wait for the next one begins), or
+ * for the loop to have exited.
+ *
+ * Why: a signal at a random moment may meet a round busy computing, which
+ * on a loaded machine can outlast the loop's stop grace (1 s) and log a
+ * warning the test did not ask for. A round still going after
+ * `idleTimeoutMs` is waiting for an answer (an API request), which the
+ * stop signal aborts at once: the signal is sent then anyway.
+ */
+export async function signalBetweenRounds(
+  child: Deno.ChildProcess,
+  err: TextSink,
+  signal: Deno.Signal,
+  idleTimeoutMs = 10_000,
+): Promise<{ status: Deno.CommandStatus; ms: number }> {
+  const waits = () => err.text.match(WAITING)?.length ?? 0;
+  const seen = waits();
+  let exited = false;
+  void child.status.then(() => exited = true);
+  const deadline = performance.now() + idleTimeoutMs;
+  while (!exited && waits() === seen && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (exited) return { status: await child.status, ms: 0 };
+  return await signalAndTime(child, signal);
+}

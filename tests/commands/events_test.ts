@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { installKcmIdentities } from "../_helpers/k8s_manifests.ts";
 import {
   collectText,
-  signalAndTime,
+  signalBetweenRounds,
   type TextSink,
 } from "../_helpers/process_output.ts";
 import { type EventSeen, nodeEvents } from "../_helpers/report_api.ts";
@@ -139,7 +139,7 @@ Deno.test("node-report and reconcile loops emit deduplicated Events on their Nod
         const series = again.find((x) => x.name === failed!.name)!;
         assert.equal(series.series!.count, 2);
       } finally {
-        const { status } = await signalAndTime(kcm, "SIGTERM");
+        const { status } = await signalBetweenRounds(kcm, err, "SIGTERM");
         await Promise.all([out.done, err.done]);
         sleeper.kill("SIGKILL");
         await sleeper.status;
@@ -209,7 +209,7 @@ Deno.test("node-report and reconcile loops emit deduplicated Events on their Nod
         assert.equal(infra.length, 1, "one Event object for the repeats");
         assert.equal(infra[0]!.series!.count, 2);
       } finally {
-        const { status } = await signalAndTime(kcm, "SIGTERM");
+        const { status } = await signalBetweenRounds(kcm, err, "SIGTERM");
         await Promise.all([out.done, err.done]);
         assert.equal(status.code, 0, err.text);
       }
