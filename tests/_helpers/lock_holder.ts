@@ -1,6 +1,7 @@
 /**
  * Another process holding the config lock: util-linux flock(1), run with
- * `--no-fork` so the holder is the process spawned, until it is disposed.
+ * `--no-fork` so the holder is the process spawned, until it is disposed;
+ * and whether a process has the lock file open (waits for it).
  */
 
 import { waitFor } from "./wait.ts";
@@ -42,4 +43,21 @@ export async function holdLock(
       await holder.status;
     },
   };
+}
+
+/**
+ * True when process `pid` has `file` open: a kcm that waits for the lock
+ * holds the lock file open. False once the process is gone.
+ */
+export async function hasOpen(pid: number, file: string): Promise<boolean> {
+  try {
+    for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`)
+        .catch(() => "");
+      if (target === file) return true;
+    }
+  } catch {
+    // Gone.
+  }
+  return false;
 }

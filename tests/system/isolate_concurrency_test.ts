@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { type CliResult, finish, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { hasOpen } from "../_helpers/lock_holder.ts";
 
 /** Strict parse of a tasks file as kcm writes it: pids joined by ",". */
 function parseTasksStrict(text: string, where: string): number[] {
@@ -89,20 +90,6 @@ async function assertAllReleased(
     }
     assert.deepEqual(names, ["tasks"], `no temporary file in ${list}`);
   }
-}
-
-/** True when process `pid` has `file` open. */
-async function hasOpen(pid: number, file: string): Promise<boolean> {
-  try {
-    for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
-      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`)
-        .catch(() => "");
-      if (target === file) return true;
-    }
-  } catch {
-    // Gone.
-  }
-  return false;
 }
 
 Deno.test("50 concurrent isolates on 2 exclusive lists: exactly 2 run, 48 are refused", async () => {

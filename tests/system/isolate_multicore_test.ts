@@ -15,6 +15,7 @@ import { formatTopologyRecord } from "../../core/topology_record.ts";
 import { type CliResult, finish, spawnKcm } from "../_helpers/run_cli.ts";
 import { makeConfigDir, type TempConfig } from "../_helpers/temp_config_dir.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { hasOpen } from "../_helpers/lock_holder.ts";
 
 const LISTS = ["0", "1", "2", "3", "4", "5", "6", "7"];
 
@@ -110,20 +111,6 @@ function assertOnOneNode(claim: Claim): void {
   assert.equal(ids.length, 2, `${claim.cpus}`);
   assert.equal(claim.node, String(ids[0]! >> 2), `${claim.cpus}`);
   assert.equal(ids[0]! >> 2, ids[1]! >> 2, `${claim.cpus} on one node`);
-}
-
-/** True when process `pid` has `file` open (it waits for the lock). */
-async function hasOpen(pid: number, file: string): Promise<boolean> {
-  try {
-    for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
-      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`)
-        .catch(() => "");
-      if (target === file) return true;
-    }
-  } catch {
-    // Gone.
-  }
-  return false;
 }
 
 async function assertAllReleased(conf: TempConfig): Promise<void> {
