@@ -149,7 +149,9 @@ Deno.test("kcm webhook (deno run main.ts) serves with its flags and drains on SI
         body: gatedBody(text.slice(0, 10), gate, text.slice(10)),
         client,
       });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Time for its connection and headers to reach the webhook
+      // (generous: a handshake can take a while on a loaded machine).
+      await new Promise((resolve) => setTimeout(resolve, 500));
       webhook.child.kill("SIGTERM");
       await new Promise((resolve) => setTimeout(resolve, 200));
       open();

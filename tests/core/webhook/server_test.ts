@@ -247,7 +247,9 @@ Deno.test("startWebhookServer() serves a rotated certificate to new connections,
     const inFlight = webhook.post(
       gatedBody(text.slice(0, 100), gate, text.slice(100)),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Time for its connection and headers to reach the server (generous:
+    // a 2-CPU machine under load can take a while to finish a handshake).
+    await new Promise((resolve) => setTimeout(resolve, 500));
 
     // Half-way through a rotation the pair does not match: kept out.
     await replaceFile(next.certFile, webhook.certFile);
@@ -305,7 +307,9 @@ Deno.test("startWebhookServer() drains requests in flight when its signal aborts
     const inFlight = webhook.post(
       gatedBody(text.slice(0, 10), gate, text.slice(10)),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Time for its connection and headers to reach the server (generous,
+    // as above).
+    await new Promise((resolve) => setTimeout(resolve, 500));
     webhook.controller.abort("SIGTERM");
     let done = false;
     const finished = webhook.server.finished.then(() => done = true);
