@@ -49,7 +49,21 @@ Deno.test({
     await using conf = await makeConfigDir({
       p: { exclusive: true, lists: { "0": "" } },
     });
-    // Two orphans exit after 0.1 s; at 0.8 s the command counts zombies.
+    // Two orphans (each writes its pid to a file, then sleeps 0.1 s). The
+    // command waits, at most 5 s, until neither is in /proc any more (a
+    // zombie still is: only being reaped takes it out), then counts
+    // zombies. Not reaped: the wait runs out and two zombies are left.
+    const pids = await Deno.makeTempDir({ prefix: "kcm-orphans-" });
+    const script = [
+      `d=${pids}`,
+      "(sh -c 'echo $$ > $0/a; exec sleep 0.1' $d &)",
+      "(sh -c 'echo $$ > $0/b; exec sleep 0.1' $d &)",
+      "for f in a b; do while [ ! -s $d/$f ]; do sleep 0.01; done; done",
+      "i=0",
+      "while [ $i -lt 100 ] && { [ -e /proc/$(cat $d/a) ] || [ -e /proc/$(cat $d/b) ]; }; do sleep 0.05; i=$((i+1)); done",
+      'echo "pid1=$(cat /proc/1/comm)"',
+      'grep -l "^State:.Z" /proc/[0-9]*/status | wc -l',
+    ].join("\n");
     const result = await runArgv([
       ...UNSHARE_PID,
       ...kcmArgv([
@@ -60,9 +74,11 @@ Deno.test({
         "sh",
         "--",
         "-c",
-        '(sleep 0.1 &); (sleep 0.1 &); sleep 0.8; echo "pid1=$(cat /proc/1/comm)"; grep -l "^State:.Z" /proc/[0-9]*/status | wc -l',
+        script,
       ]),
-    ], { KCM_SHARED_PID_NAMESPACE: "1" });
+    ], { KCM_SHARED_PID_NAMESPACE: "1" }).finally(() =>
+      Deno.remove(pids, { recursive: true })
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, "pid1=deno\n0\n");
     assert.equal(await conf.tasks("p", "0"), "");
