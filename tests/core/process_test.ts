@@ -24,7 +24,7 @@ Deno.test("startChild() accepts a child whose mask lies within the CPUs given", 
     env: {},
     cpus: OWN,
   });
-  assert.equal((await child.status).code, 0);
+  assert.equal(await child.exitCode, 0);
 });
 
 const OUTSIDE =
