@@ -4,8 +4,7 @@
  * `POST /mutate` under 200 concurrent requests, and the resident memory of
  * the webhook process before load, after warm-up and at the end.
  *
- * The kcm webhook (`tests/_helpers/webhook_main.ts`, i.e. `kcm webhook`
- * with kcm's V8 flags) and the baseline (`bench/floor_webhook.ts`: the same
+ * The kcm webhook (`deno run main.ts webhook`, with kcm's V8 flags) and the baseline (`bench/floor_webhook.ts`: the same
  * `node:https` stack reading the body and answering the very bytes kcm
  * answers, without computing them) run as their own
  * processes on 127.0.0.1 with a CA made for the run, so their RSS is their
@@ -163,12 +162,13 @@ export async function benchWebhook(
     const ca = await makeCa(dir, "bench-ca");
     const leaf = await ca.issue("tls");
     const kcm = await startServer("kcm webhook", [
-      repoPath("tests/_helpers/webhook_main.ts"),
-      "/etc/kcm",
-      "/opt/bin",
-      leaf.certFile,
-      leaf.keyFile,
-      "127.0.0.1:0",
+      repoPath("main.ts"),
+      "webhook",
+      "--conf-dir=/etc/kcm",
+      "--install-dir=/opt/bin",
+      `--tls-cert=${leaf.certFile}`,
+      `--tls-key=${leaf.keyFile}`,
+      "--listen=127.0.0.1:0",
     ], ca.caPem);
     servers.push(kcm);
     const body = admissionReview();

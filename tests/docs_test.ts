@@ -286,3 +286,34 @@ Deno.test("slug() makes GitHub's heading anchors", () => {
   assert.equal(slug("1. Build the image"), "1-build-the-image");
   assert.equal(slug("Lock protocol (flock)"), "lock-protocol-flock");
 });
+
+/** Repository paths named in backticks: `core/x.ts`, `tests/_helpers/y.ts`. */
+const REPO_PATH =
+  /`((?:core|commands|tests|bench|docs|resources)\/[A-Za-z0-9_./-]+\.(?:ts|md|yaml|json|go))`/g;
+
+Deno.test("the docs and bench/ name only files that exist (repoPath() arguments and paths in backticks)", async () => {
+  const texts = new Map<string, string>();
+  for (const file of [...await markdownFiles(), "bench/README.md"]) {
+    texts.set(file, await Deno.readTextFile(join(REPO_ROOT, file)));
+  }
+  for await (const entry of Deno.readDir(join(REPO_ROOT, "bench"))) {
+    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+    const file = `bench/${entry.name}`;
+    texts.set(file, await Deno.readTextFile(join(REPO_ROOT, file)));
+  }
+  const missing: string[] = [];
+  let checked = 0;
+  for (const [file, text] of texts) {
+    const named = [
+      ...[...text.matchAll(REPO_PATH)].map((m) => m[1]!),
+      ...[...text.matchAll(/repoPath\("([^"]+)"\)/g)].map((m) => m[1]!),
+    ];
+    for (const path of named) {
+      checked++;
+      const info = await Deno.stat(join(REPO_ROOT, path)).catch(() => null);
+      if (info === null) missing.push(`${file}: ${path}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+  assert.ok(checked >= 50, `only ${checked} paths found`);
+});
