@@ -76,6 +76,8 @@ Deno.test("the command starts in a session of its own with the signal mask and i
     ], {});
     // Field 6 of /proc/<pid>/stat is the session; read while it may still
     // run, or is a zombie that keeps its stat until reaped.
+    // Sync on purpose: an await here would let kcm reap the child first.
+    // deno-lint-ignore no-sync-fn-in-async-fn
     const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
     const session = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
     assert.equal(await child.exitCode, 0);
