@@ -19,8 +19,8 @@
  *   for the child it started (core/spawn.ts): Deno's `detached` gets the
  *   same session by forking the whole runtime, about 4 ms per isolate.
  * - `waitid(WNOWAIT)` and `waitpid(pid, WNOHANG)`: reaping orphans when
- *   kcm is pid 1 of a container (core/reaper.ts); Deno only waits for its
- *   own children.
+ *   kcm is pid 1 of a container (core/reaper.ts); a process adopts its
+ *   orphans there, and nothing else waits for them.
  * - `opendir`, `dirfd`, `readdir`, `closedir`, `open`: names that are not
  *   UTF-8, which Deno's API cannot pass or list (core/raw_fs.ts).
  * - `fchown`, `fchmod`: changing a file's owner and mode by descriptor

@@ -5,11 +5,11 @@
  *
  * The child runs in a session of its own (posix_spawnp(3) with setsid,
  * core/spawn.ts): a signal sent to kcm's process group, such as Ctrl-C in
- * a terminal, reaches kcm alone, and kcm forwards it once. The price: the command has
- * no controlling terminal. It still reads and writes the terminal it
- * inherited on stdin/stdout/stderr, but job control is gone (Ctrl-Z does
- * not stop it; a shell under kcm cannot put jobs in the foreground) and it
- * cannot open `/dev/tty`. If kcm itself is killed by SIGKILL, Ctrl-C no
+ * a terminal, reaches kcm alone, and kcm forwards it once. The price: the
+ * command has no controlling terminal. It still reads and writes the
+ * terminal it inherited on stdin/stdout/stderr, but job control is gone
+ * (Ctrl-Z does not stop it; a shell under kcm cannot put jobs in the
+ * foreground) and it cannot open `/dev/tty`. If kcm itself is killed by SIGKILL, Ctrl-C no
  * longer reaches the orphaned command.
  *
  * Side effects: spawns a process, reads its mask from kcm's own procfs,
@@ -100,10 +100,10 @@ export interface ChildSpec {
  *
  * With `spec.cpus`, the child's `Cpus_allowed_list` is read back from
  * kcm's own procfs before anything else happens (a child that already
- * exited is still a zombie there: Deno reaps it only once kcm yields). A
- * child that may run on any CPU outside `spec.cpus` is killed (SIGKILL)
- * and an {@linkcode AffinityError} thrown: kcm promised a mask and did not
- * deliver it. A mask inside `spec.cpus` is accepted, since a workload may
+ * exited is still a zombie there: core/spawn.ts reaps it only once kcm
+ * yields). A child that may run on any CPU outside `spec.cpus` is killed
+ * (SIGKILL) and an {@linkcode AffinityError} thrown: kcm promised a mask
+ * and did not deliver it. A mask inside `spec.cpus` is accepted, since a workload may
  * narrow its own mask as soon as it starts.
  */
 export function startChild(spec: ChildSpec): Child {

@@ -90,6 +90,7 @@ function environment(
 ): Uint8Array<ArrayBuffer>[] {
   const raw = Deno.readFileSync(joinPath(procRoot, "self/environ"));
   const replaced = new Set(Object.keys(extra));
+  const decoder = new TextDecoder();
   const entries: Uint8Array<ArrayBuffer>[] = [];
   let start = 0;
   while (start < raw.length) {
@@ -98,7 +99,7 @@ function environment(
     const entry = raw.subarray(start, end);
     start = end + 1;
     const equals = entry.indexOf(EQUALS);
-    const name = new TextDecoder().decode(
+    const name = decoder.decode(
       equals === -1 ? entry : entry.subarray(0, equals),
     );
     if (entry.length === 0 || replaced.has(name)) continue;
