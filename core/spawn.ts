@@ -39,15 +39,15 @@ const SPAWN_FLAGS = {
 /**
  * glibc's `posix_spawnattr_t` (<spawn.h>; the same on x86-64 and arm64):
  * `short __flags` at 0, `sigset_t __sd` (signals set to their default) at
- * 8, `sigset_t __ss` (the mask) at 136, 336 bytes in all.
+ * 8, `sigset_t __ss` (the mask, left empty) at 136, 336 bytes in all.
  */
-const ATTR = { BYTES: 336, FLAGS: 0, SIGDEFAULT: 8, SIGMASK: 136 } as const;
+const ATTR = { BYTES: 336, FLAGS: 0, SIGDEFAULT: 8 } as const;
 const SIGPIPE = 13;
 
 /**
  * The attributes posix_spawnattr_init(3), _setflags, _setsigdefault and
  * _setsigmask would leave (init zeroes the struct; the setters store what
- * they are given; destroy does nothing), filled here to spare binding four
+ * they are given; destroy does nothing), filled here to spare binding five
  * more libc symbols on isolate's start-up: a new session, an empty mask,
  * SIGPIPE back to its default.
  */
@@ -65,7 +65,10 @@ function spawnAttributes(): Uint8Array<ArrayBuffer> {
   return attr;
 }
 
-/** A NULL-terminated array of pointers to C strings, and what it points at. */
+/**
+ * A NULL-terminated array of pointers to `strings` (which the caller keeps
+ * alive while the array is used).
+ */
 function pointerArray(
   strings: readonly Uint8Array<ArrayBuffer>[],
 ): Uint8Array<ArrayBuffer> {
