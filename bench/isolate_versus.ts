@@ -26,13 +26,10 @@ import {
   median,
   repoPath,
   timeCommand,
+  versusArgs,
 } from "./measure.ts";
 
-const [other, roundsText = "40"] = Deno.args;
-if (other === undefined) {
-  console.error("usage: bench/isolate_versus.ts <other-checkout> [rounds]");
-  Deno.exit(2);
-}
+const { other, rounds } = versusArgs("isolate_versus.ts", 40);
 const here = repoPath("").replace(/\/$/, "");
 const tmp = await Deno.makeTempDir({ prefix: "kcm-bench-versus-" });
 try {
@@ -58,7 +55,7 @@ try {
         cwd: checkout,
       })).ms;
   };
-  const samples = await interleave(Number(roundsText), {
+  const samples = await interleave(rounds, {
     floorSpawn: async () =>
       (await timeCommand({
         command: DENO,
@@ -83,7 +80,7 @@ try {
     median(samples[name]!.map((ms, i) => ms / samples.other![i]!));
   const floor = median(samples.floorSpawn!);
   const taskset = median(samples.taskset!);
-  console.log(`${roundsText} interleaved rounds, medians:`);
+  console.log(`${rounds} interleaved rounds, medians:`);
   for (const [name, values] of Object.entries(samples)) {
     const m = median(values);
     console.log(

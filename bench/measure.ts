@@ -114,11 +114,33 @@ export function repoPath(relative: string): string {
   return new URL(`../${relative}`, import.meta.url).pathname;
 }
 
-/** The path of the `deno` running this benchmark. */
 /**
  * The V8 flag kcm ships with (`deno task compile`, the `install` launcher):
  * kcm runs measured here get it too, so they behave like the binary.
  */
 export const KCM_V8_FLAGS = "--v8-flags=--max-semi-space-size=2";
 
+/** The path of the `deno` running this benchmark. */
 export const DENO = Deno.execPath();
+
+/**
+ * The arguments of a script that measures this checkout against another
+ * one, `<other-checkout> [rounds]`. Without a checkout it prints its usage
+ * line and exits 2.
+ */
+export function versusArgs(
+  script: string,
+  defaultRounds: number,
+  args: readonly string[] = Deno.args,
+): { other: string; rounds: number } {
+  const [other, rounds = String(defaultRounds)] = args;
+  if (other === undefined) {
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(
+        `usage: bench/${script} <other-checkout> [rounds]\n`,
+      ),
+    );
+    Deno.exit(2);
+  }
+  return { other, rounds: Number(rounds) };
+}

@@ -24,15 +24,9 @@ import {
   writeFakeProcfs,
   writeTasksFiles,
 } from "./fixtures.ts";
-import { interleave, median } from "./measure.ts";
+import { interleave, median, versusArgs } from "./measure.ts";
 
-const [other, roundsArg = "9"] = Deno.args;
-if (other === undefined) {
-  console.error(
-    "usage: bench/reconcile_versus.ts <other-checkout> [rounds]",
-  );
-  Deno.exit(2);
-}
+const { other, rounds } = versusArgs("reconcile_versus.ts", 9);
 const otherModule = resolve(other, "commands/reconcile.ts");
 const { reconcileOnce: otherReconcile } = await import(otherModule) as {
   reconcileOnce: typeof reconcileOnce;
@@ -60,7 +54,7 @@ try {
     await work();
     return performance.now() - start;
   };
-  const samples = await interleave(Number(roundsArg), {
+  const samples = await interleave(rounds, {
     here: timed(() => reconcileOnce(confs.here, host)),
     other: timed(() => otherReconcile(confs.other, host)),
   }, {

@@ -9,8 +9,8 @@
  * command has no controlling terminal. It still reads and writes the
  * terminal it inherited on stdin/stdout/stderr, but job control is gone
  * (Ctrl-Z does not stop it; a shell under kcm cannot put jobs in the
- * foreground) and it cannot open `/dev/tty`. If kcm itself is killed by SIGKILL, Ctrl-C no
- * longer reaches the orphaned command.
+ * foreground) and it cannot open `/dev/tty`. If kcm itself is killed by
+ * SIGKILL, Ctrl-C no longer reaches the orphaned command.
  *
  * Side effects: spawns a process, reads its mask from kcm's own procfs,
  * and waits for it.
@@ -23,11 +23,18 @@ import { OWN_PROC_ROOT, readCpusAllowed } from "./procfs.ts";
 import { quote } from "./quote.ts";
 import { SessionChild, SpawnFailure } from "./spawn.ts";
 
-/** An errno kcm has no wording for, as its name (`ENOEXEC` or `errno 8`). */
-function errnoText(errno: number): string {
-  return errno === ERRNO.ENOEXEC
-    ? "not an executable (ENOEXEC)"
-    : errnoName(errno);
+/** Why posix_spawnp(3) could not start a command, from its errno. */
+function spawnFailureReason(errno: number): string {
+  switch (errno) {
+    case ERRNO.ENOENT:
+      return "command not found";
+    case ERRNO.EACCES:
+      return "permission denied";
+    case ERRNO.ENOEXEC:
+      return "not an executable (ENOEXEC)";
+    default:
+      return errnoName(errno);
+  }
 }
 
 // Linux numbering (x86, arm, arm64, riscv), every signal Deno can report.
@@ -71,14 +78,11 @@ export function signalNumber(signal: string): number {
   return SIGNAL_NUMBERS[signal] ?? 0;
 }
 
-/** A started child: its pid, its exit code to come, and a way to signal it. */
-export interface Child {
-  readonly pid: number;
-  /** The exit code: its status, or 128+N when signal N ended it. */
-  readonly exitCode: Promise<number>;
-  /** Sends `signal`; throws when the process is gone. */
-  kill(signal: Deno.Signal): void;
-}
+/**
+ * A started child as the rest of kcm uses it: its pid, its exit code to
+ * come, and a way to signal it.
+ */
+export type Child = Pick<SessionChild, "pid" | "exitCode" | "kill">;
 
 /** What to run. */
 export interface ChildSpec {
@@ -103,8 +107,8 @@ export interface ChildSpec {
  * exited is still a zombie there: core/spawn.ts reaps it only once kcm
  * yields). A child that may run on any CPU outside `spec.cpus` is killed
  * (SIGKILL) and an {@linkcode AffinityError} thrown: kcm promised a mask
- * and did not deliver it. A mask inside `spec.cpus` is accepted, since a workload may
- * narrow its own mask as soon as it starts.
+ * and did not deliver it. A mask inside `spec.cpus` is accepted, since a
+ * workload may narrow its own mask as soon as it starts.
  */
 export function startChild(spec: ChildSpec): Child {
   const child = spawn(spec);
@@ -151,14 +155,10 @@ function spawn(spec: ChildSpec): Child {
     );
   } catch (error) {
     if (!(error instanceof SpawnFailure)) throw error;
-    const code = error.errno === ERRNO.ENOENT ? 127 : 126;
-    const reason = error.errno === ERRNO.ENOENT
-      ? "command not found"
-      : error.errno === ERRNO.EACCES
-      ? "permission denied"
-      : errnoText(error.errno);
-    throw new SpawnError(`Cannot run ${quote(spec.command)}: ${reason}`, code, {
-      cause: error,
-    });
+    throw new SpawnError(
+      `Cannot run ${quote(spec.command)}: ${spawnFailureReason(error.errno)}`,
+      error.errno === ERRNO.ENOENT ? 127 : 126,
+      { cause: error },
+    );
   }
 }
