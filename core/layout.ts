@@ -43,13 +43,27 @@ function listName(pool: string, cores: readonly PhysicalCore[]): string {
   if (encoder.encode(reference).length <= NAME_MAX) return reference;
   const ranges = CpuSet.of(cores.flatMap((c) => c.cpus.toArray())).toString();
   if (encoder.encode(ranges).length <= NAME_MAX) return ranges;
-  throw new ResourceError(
-    `Cannot name the cpu list of pool ${quote(pool)}: even its range form ` +
-      `${
-        quote(ranges)
-      } is ${ranges.length} bytes, above the ${NAME_MAX}-byte ` +
-      "file name limit",
-  );
+  throw new ListNameTooLongError(pool, ranges);
+}
+
+/**
+ * A cpu list no file name can hold: even its range form is over
+ * {@linkcode NAME_MAX} bytes (a big machine whose CPU ids are scattered).
+ */
+export class ListNameTooLongError extends ResourceError {
+  readonly pool: string;
+  /** The range form that is too long. */
+  readonly ranges: string;
+
+  constructor(pool: string, ranges: string) {
+    super(
+      `Cannot name the cpu list of pool ${quote(pool)}: even its range form ` +
+        `${quote(ranges)} is ${ranges.length} bytes, above the ` +
+        `${NAME_MAX}-byte file name limit`,
+    );
+    this.pool = pool;
+    this.ranges = ranges;
+  }
 }
 
 function checkCount(name: string, value: number): void {
