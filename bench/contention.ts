@@ -93,6 +93,10 @@ export async function benchContention(options: BenchOptions): Promise<Row[]> {
       }),
       exclusive: kcm("--pool=dataplane", "--no-affinity"),
     };
+    // One untimed run of each fills the Deno cache before any batch.
+    for (const contender of Object.values(contenders)) {
+      await timeCommand(contender());
+    }
     const results: Record<string, BatchResult[]> = {};
     for (const name of Object.keys(contenders)) results[name] = [];
     for (let round = 0; round < rounds; round++) {

@@ -5,7 +5,9 @@
  * floor (bench/floor_spawn.ts) and `taskset -c 1 true`, so that a change's
  * effect is measured side by side on a noisy machine. Each checkout runs
  * from its own directory, with its own config directory on the system
- * temp dir (the disk, as in benchmark 1). Every config directory holds
+ * temp dir (the disk, as in benchmark 1), and every process loads its
+ * modules from one fresh Deno cache (`useFreshDenoDir()`: with the shared
+ * one, identical checkouts differed by 5 ms). Every config directory holds
  * this machine's topology record, as one `kcm init` made would (a kcm
  * that predates the record ignores it); `hereNoRecord` is this checkout
  * on a directory without one (made by the 2017 tool).
@@ -26,10 +28,12 @@ import {
   median,
   repoPath,
   timeCommand,
+  useFreshDenoDir,
   versusArgs,
 } from "./measure.ts";
 
 const { other, rounds } = versusArgs("isolate_versus.ts", 40);
+await using _denoDir = await useFreshDenoDir();
 const here = repoPath("").replace(/\/$/, "");
 const tmp = await Deno.makeTempDir({ prefix: "kcm-bench-versus-" });
 try {

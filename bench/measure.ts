@@ -124,6 +124,39 @@ export const KCM_V8_FLAGS = "--v8-flags=--max-semi-space-size=2";
 export const DENO = Deno.execPath();
 
 /**
+ * Points every Deno process the benchmark starts from now on at a new,
+ * empty cache directory (`DENO_DIR`), which shares only the npm packages
+ * of the usual one; disposing of it puts the old `DENO_DIR` back and
+ * removes the directory. Every program timed then loads its modules from
+ * caches written the same way, in the same run: measured on 2026-11-29,
+ * two identical checkouts started `kcm isolate` 5 ms apart (of 45) from
+ * the long-lived shared cache, depending on when and in what order their
+ * entries had been written, and the same time from a fresh one. The
+ * first run of each program fills the cache, so callers warm up.
+ */
+export async function useFreshDenoDir(): Promise<AsyncDisposable> {
+  const info = await new Deno.Command(DENO, {
+    args: ["info", "--json"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const { npmCache } = JSON.parse(decoder.decode(info.stdout)) as {
+    npmCache: string;
+  };
+  const dir = await Deno.makeTempDir({ prefix: "kcm-bench-deno-dir-" });
+  await Deno.symlink(npmCache, `${dir}/npm`);
+  const previous = Deno.env.get("DENO_DIR");
+  Deno.env.set("DENO_DIR", dir);
+  return {
+    async [Symbol.asyncDispose]() {
+      if (previous === undefined) Deno.env.delete("DENO_DIR");
+      else Deno.env.set("DENO_DIR", previous);
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/**
  * The arguments of a script that measures this checkout against another
  * one, `<other-checkout> [rounds]`. Without a checkout it prints its usage
  * line and exits 2.
