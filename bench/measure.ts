@@ -130,8 +130,7 @@ export const DENO = Deno.execPath();
  * removes the directory. Every program timed then loads its modules from
  * caches written the same way, in the same run: measured on 2026-11-29,
  * two identical checkouts started `kcm isolate` 5 ms apart (of 45) from
- * the long-lived shared cache, depending on when and in what order their
- * entries had been written, and the same time from a fresh one. The
+ * the long-lived shared cache, and in the same time from a fresh one. The
  * first run of each program fills the cache, so callers warm up.
  */
 export async function useFreshDenoDir(): Promise<AsyncDisposable> {
