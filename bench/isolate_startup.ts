@@ -15,7 +15,7 @@
  * another user, which it gives back by fchown (as root only).
  */
 
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { writeConfigDir, writeTopologyRecord } from "./fixtures.ts";
 import {
   DENO,
@@ -25,6 +25,7 @@ import {
   median,
   repoPath,
   timeCommand,
+  warmCodeCache,
 } from "./measure.ts";
 import { type Row, timeRow } from "./table.ts";
 import type { BenchOptions } from "./options.ts";
@@ -94,6 +95,12 @@ export async function benchIsolateStartup(
     }
     const main = repoPath("main.ts");
     const bundled = await bundleMain(tmp);
+    // Both forms of kcm start with their code caches saved (measure.ts).
+    const root = repoPath("").replace(/\/$/, "");
+    await warmCodeCache(root, [
+      "main.ts",
+      ...(bundled === undefined ? [] : [relative(root, bundled)]),
+    ]);
     const deno = (...args: string[]) => async () =>
       (await timeCommand({
         command: DENO,

@@ -7,7 +7,8 @@
  * from its own directory, with its own config directory on the system
  * temp dir (the disk, as in benchmark 1), and every process loads its
  * modules from one fresh Deno cache (`useFreshDenoDir()`: with the shared
- * one, identical checkouts differed by 5 ms). Every config directory holds
+ * one, identical checkouts differed by 5 ms) that holds both checkouts'
+ * code caches (`warmCodeCache()`). Every config directory holds
  * this machine's topology record, as one `kcm init` made would (a kcm
  * that predates the record ignores it); `hereNoRecord` is this checkout
  * on a directory without one (made by the 2017 tool).
@@ -30,11 +31,14 @@ import {
   timeCommand,
   useFreshDenoDir,
   versusArgs,
+  warmCodeCache,
 } from "./measure.ts";
 
 const { other, rounds } = versusArgs("isolate_versus.ts", 40);
 await using _denoDir = await useFreshDenoDir();
 const here = repoPath("").replace(/\/$/, "");
+await warmCodeCache(other, ["main.ts"]);
+await warmCodeCache(here, ["main.ts"]);
 const tmp = await Deno.makeTempDir({ prefix: "kcm-bench-versus-" });
 try {
   const isolate = async (checkout: string, name: string, record = true) => {

@@ -156,6 +156,60 @@ export async function useFreshDenoDir(): Promise<AsyncDisposable> {
 }
 
 /**
+ * Makes sure the V8 code cache of each of `modules` (paths relative to
+ * `checkout`, a kcm tree) is in the current Deno cache, by importing them
+ * all from a program that ends by itself. Deno saves a module's code cache after the fact, and a process
+ * that ends with `Deno.exit()` soon after loading can end before it is
+ * saved: measured on 2026-11-29, `kcm isolate` of a tree that loads no
+ * module after its own never saved its cache in 60 runs (and so compiled
+ * every module from source on every run, about 5 ms), `main.ts
+ * --version` saved it one time in two, and a program that ended by itself
+ * always did. kcm's main.ts ends with `Deno.exit()`, so every timed run
+ * of a checkout is preceded by this. Importing main.ts runs none of kcm
+ * (its entry point waits for `import.meta.main`); `modules` must be as
+ * free of effects.
+ */
+export async function warmCodeCache(
+  checkout: string,
+  modules: readonly string[],
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kcm-bench-warm-" });
+  try {
+    const program = `${dir}/warm.ts`;
+    await Deno.writeTextFile(
+      program,
+      modules.map((path) =>
+        `import ${
+          JSON.stringify(new URL(`file://${checkout}/${path}`).href)
+        };\n`
+      ).join(""),
+    );
+    const result = await new Deno.Command(DENO, {
+      args: [
+        "run",
+        "--allow-all",
+        `--config=${checkout}/deno.json`,
+        KCM_V8_FLAGS,
+        program,
+      ],
+      cwd: checkout,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!result.success) {
+      throw new Error(
+        `warming the code cache of ${modules.join(", ")} failed: ${
+          decoder.decode(result.stderr).slice(0, 2000)
+        }`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
  * The arguments of a script that measures this checkout against another
  * one, `<other-checkout> [rounds]`. Without a checkout it prints its usage
  * line and exits 2.

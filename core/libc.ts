@@ -15,9 +15,12 @@
  *   command `isolate` runs (core/claim_file.ts).
  * - `flock`, `write`, `close` on such a descriptor, which Deno's file API
  *   does not know.
+ * - `posix_spawnp` with `POSIX_SPAWN_SETSID`, and `waitpid(pid, WNOHANG)`
+ *   for the child it started (core/spawn.ts): Deno's `detached` gets the
+ *   same session by forking the whole runtime, about 4 ms per isolate.
  * - `waitid(WNOWAIT)` and `waitpid(pid, WNOHANG)`: reaping orphans when
- *   kcm is pid 1 of a container (core/reaper.ts); Deno only waits for its
- *   own children.
+ *   kcm is pid 1 of a container (core/reaper.ts); a process adopts its
+ *   orphans there, and nothing else waits for them.
  * - `opendir`, `dirfd`, `readdir`, `closedir`, `open`: names that are not
  *   UTF-8, which Deno's API cannot pass or list (core/raw_fs.ts).
  * - `fchown`, `fchmod`: changing a file's owner and mode by descriptor
@@ -42,6 +45,7 @@ export const ERRNO = {
   EROFS: 30,
   ECHILD: 10,
   EIO: 5,
+  ENOEXEC: 8,
   ENOMEM: 12,
   ENFILE: 23,
   EMFILE: 24,
@@ -158,6 +162,13 @@ const SYMBOLS = {
   fchmod: {
     // int fchmod(int fd, mode_t mode)
     parameters: ["i32", "u32"],
+    result: "i32",
+  },
+  posix_spawnp: {
+    // int posix_spawnp(pid_t *pid, const char *file,
+    //   const posix_spawn_file_actions_t *file_actions,
+    //   const posix_spawnattr_t *attrp, char *const argv[], char *const envp[])
+    parameters: ["buffer", "buffer", "pointer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
   __errno_location: {

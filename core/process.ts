@@ -3,23 +3,39 @@
  * argv (never through a shell), stdio inherited, and its status turned
  * into an exit code (signals are core/signal_relay.ts's job).
  *
- * The child runs in a session of its own (setsid(2), Deno's `detached`):
- * a signal sent to kcm's process group, such as Ctrl-C in a terminal,
- * reaches kcm alone, and kcm forwards it once. The price: the command has
- * no controlling terminal. It still reads and writes the terminal it
- * inherited on stdin/stdout/stderr, but job control is gone (Ctrl-Z does
- * not stop it; a shell under kcm cannot put jobs in the foreground) and it
- * cannot open `/dev/tty`. If kcm itself is killed by SIGKILL, Ctrl-C no
- * longer reaches the orphaned command.
+ * The child runs in a session of its own (posix_spawnp(3) with setsid,
+ * core/spawn.ts): a signal sent to kcm's process group, such as Ctrl-C in
+ * a terminal, reaches kcm alone, and kcm forwards it once. The price: the
+ * command has no controlling terminal. It still reads and writes the
+ * terminal it inherited on stdin/stdout/stderr, but job control is gone
+ * (Ctrl-Z does not stop it; a shell under kcm cannot put jobs in the
+ * foreground) and it cannot open `/dev/tty`. If kcm itself is killed by
+ * SIGKILL, Ctrl-C no longer reaches the orphaned command.
  *
- * Side effects: spawns a process and reads its status from kcm's own
- * procfs.
+ * Side effects: spawns a process, reads its mask from kcm's own procfs,
+ * and waits for it.
  */
 
 import type { CpuSet } from "./cpuset.ts";
-import { AffinityError, osErrorReason, SpawnError } from "./errors.ts";
+import { AffinityError, SpawnError } from "./errors.ts";
+import { ERRNO, errnoName } from "./libc.ts";
 import { OWN_PROC_ROOT, readCpusAllowed } from "./procfs.ts";
 import { quote } from "./quote.ts";
+import { SessionChild, SpawnFailure } from "./spawn.ts";
+
+/** Why posix_spawnp(3) could not start a command, from its errno. */
+function spawnFailureReason(errno: number): string {
+  switch (errno) {
+    case ERRNO.ENOENT:
+      return "command not found";
+    case ERRNO.EACCES:
+      return "permission denied";
+    case ERRNO.ENOEXEC:
+      return "not an executable (ENOEXEC)";
+    default:
+      return errnoName(errno);
+  }
+}
 
 // Linux numbering (x86, arm, arm64, riscv), every signal Deno can report.
 const SIGNAL_NUMBERS: Record<string, number> = {
@@ -62,43 +78,11 @@ export function signalNumber(signal: string): number {
   return SIGNAL_NUMBERS[signal] ?? 0;
 }
 
-/** The shell convention for a status: the code, or 128+N for signal N. */
-export function exitCodeOf(status: Deno.CommandStatus): number {
-  if (status.signal !== null) return 128 + signalNumber(status.signal);
-  return status.code;
-}
-
 /**
- * Deno 2.9 names only signals 1-31: when a child dies by a real-time
- * signal (34-64), waiting for it rejects with `TypeError: Invalid signal:
- * <n>`, after the child was reaped, and nothing but that message carries
- * the number (there is no status left to read; kcm cannot wait before Deno
- * does without racing Deno's own waiter). This reads the number back from
- * that message; undefined for any other error. tests/system pins the
- * wording: a Deno that changes it fails them.
+ * A started child as the rest of kcm uses it: its pid, its exit code to
+ * come, and a way to signal it.
  */
-export function signalOfWaitError(error: unknown): number | undefined {
-  if (!(error instanceof TypeError)) return undefined;
-  const match = /^Invalid signal: ([0-9]{1,2})$/.exec(error.message);
-  const signal = Number(match?.[1]);
-  return match && signal >= 1 && signal <= 64 ? signal : undefined;
-}
-
-/**
- * The exit code for a waited-for child: its status (see
- * {@linkcode exitCodeOf}), or 128+N when it died by a real-time signal N.
- */
-export async function waitForExitCode(
-  child: Deno.ChildProcess,
-): Promise<number> {
-  try {
-    return exitCodeOf(await child.status);
-  } catch (error) {
-    const signal = signalOfWaitError(error);
-    if (signal === undefined) throw error;
-    return 128 + signal;
-  }
-}
+export type Child = Pick<SessionChild, "pid" | "exitCode" | "kill">;
 
 /** What to run. */
 export interface ChildSpec {
@@ -120,20 +104,20 @@ export interface ChildSpec {
  *
  * With `spec.cpus`, the child's `Cpus_allowed_list` is read back from
  * kcm's own procfs before anything else happens (a child that already
- * exited is still a zombie there: Deno reaps it only once kcm yields). A
- * child that may run on any CPU outside `spec.cpus` is killed (SIGKILL)
- * and an {@linkcode AffinityError} thrown: kcm promised a mask and did not
- * deliver it. A mask inside `spec.cpus` is accepted, since a workload may
- * narrow its own mask as soon as it starts.
+ * exited is still a zombie there: core/spawn.ts reaps it only once kcm
+ * yields). A child that may run on any CPU outside `spec.cpus` is killed
+ * (SIGKILL) and an {@linkcode AffinityError} thrown: kcm promised a mask
+ * and did not deliver it. A mask inside `spec.cpus` is accepted, since a
+ * workload may narrow its own mask as soon as it starts.
  */
-export function startChild(spec: ChildSpec): Deno.ChildProcess {
+export function startChild(spec: ChildSpec): Child {
   const child = spawn(spec);
   if (spec.cpus !== undefined) checkChildCpus(child, spec.command, spec.cpus);
   return child;
 }
 
 function checkChildCpus(
-  child: Deno.ChildProcess,
+  child: Child,
   command: string,
   cpus: CpuSet,
 ): void {
@@ -153,7 +137,7 @@ function checkChildCpus(
   );
 }
 
-function killQuietly(child: Deno.ChildProcess): void {
+function killQuietly(child: Child): void {
   try {
     child.kill("SIGKILL");
   } catch {
@@ -161,36 +145,19 @@ function killQuietly(child: Deno.ChildProcess): void {
   }
 }
 
-function spawn(spec: ChildSpec): Deno.ChildProcess {
+function spawn(spec: ChildSpec): Child {
   try {
-    return new Deno.Command(spec.command, {
-      args: [...spec.args],
-      env: { ...spec.env },
-      detached: true,
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn();
+    return new SessionChild(
+      spec.command,
+      spec.args,
+      spec.env,
+      OWN_PROC_ROOT,
+    );
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new SpawnError(
-        `Cannot run ${quote(spec.command)}: command not found`,
-        127,
-        {
-          cause: error,
-        },
-      );
-    }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new SpawnError(
-        `Cannot run ${quote(spec.command)}: permission denied`,
-        126,
-        { cause: error },
-      );
-    }
+    if (!(error instanceof SpawnFailure)) throw error;
     throw new SpawnError(
-      `Cannot run ${quote(spec.command)}: ${osErrorReason(error)}`,
-      126,
+      `Cannot run ${quote(spec.command)}: ${spawnFailureReason(error.errno)}`,
+      error.errno === ERRNO.ENOENT ? 127 : 126,
       { cause: error },
     );
   }

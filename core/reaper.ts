@@ -2,12 +2,12 @@
  * Reaping orphans as pid 1. In a container whose first process is kcm,
  * every process the command leaves behind (a daemon it forked, a shell's
  * background job) becomes kcm's child when its parent dies, and stays a
- * zombie unless kcm waits for it, as an init does. Deno waits only for the
- * child it started, so kcm waits for the others itself: on each SIGCHLD it
- * peeks at the exited children without reaping them (waitid(2) with
- * `WNOWAIT`), reaps each one that is not its own command (waitpid(2) on
- * that pid), and leaves the command's status to Deno, whose waiting gives
- * kcm its exit code.
+ * zombie unless kcm waits for it, as an init does. core/spawn.ts waits
+ * only for the command it started, so kcm waits for the others here: on
+ * each SIGCHLD it peeks at the exited children without reaping them
+ * (waitid(2) with `WNOWAIT`), reaps each one that is not its own command
+ * (waitpid(2) on that pid), and leaves the command's status to
+ * core/spawn.ts, whose wait gives kcm its exit code.
  *
  * Side effects: listens for SIGCHLD and reaps child processes through libc
  * (core/libc.ts).
@@ -21,8 +21,8 @@ const SI_PID_OFFSET = 16;
 
 /**
  * Reaps every exited child except `keep`, until none is left or `keep` is
- * the next one waitid(2) reports (Deno reaps it; the others are reaped on
- * the next SIGCHLD). Returns the pids reaped.
+ * the next one waitid(2) reports (core/spawn.ts reaps it; the others are
+ * reaped on the next SIGCHLD). Returns the pids reaped.
  */
 export function reapOrphans(keep: number): number[] {
   const lib = libc();

@@ -23,7 +23,7 @@
  * kcm is pid 1 reaps orphans (core/reaper.ts).
  */
 
-import { signalNumber, waitForExitCode } from "./process.ts";
+import { type Child, signalNumber } from "./process.ts";
 import { reapOrphansAsInit } from "./reaper.ts";
 
 /** Signals forwarded from kcm to its child. */
@@ -64,7 +64,7 @@ const HARMLESS: ReadonlySet<Deno.Signal> = new Set<Deno.Signal>([
  * once there is one.
  */
 export class SignalRelay implements Disposable {
-  #child: Deno.ChildProcess | undefined;
+  #child: Child | undefined;
   #first: Deno.Signal | undefined;
   readonly #early = new AbortController();
   readonly #listeners: [Deno.Signal, () => void][];
@@ -116,10 +116,10 @@ export class SignalRelay implements Disposable {
    * pid 1) and waits for its exit code: its status, or 128+N when signal
    * N killed it.
    */
-  async supervise(child: Deno.ChildProcess): Promise<number> {
+  async supervise(child: Child): Promise<number> {
     this.#child = child;
     using _reaper = reapOrphansAsInit(child.pid);
-    return await waitForExitCode(child);
+    return await child.exitCode;
   }
 
   /** Stops listening; the signals get their default actions back. */
