@@ -15,7 +15,7 @@
  * another user, which it gives back by fchown (as root only).
  */
 
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { writeConfigDir, writeTopologyRecord } from "./fixtures.ts";
 import {
   DENO,
@@ -23,6 +23,7 @@ import {
   interleave,
   KCM_V8_FLAGS,
   median,
+  REPO_ROOT,
   repoPath,
   timeCommand,
   warmCodeCache,
@@ -96,10 +97,9 @@ export async function benchIsolateStartup(
     const main = repoPath("main.ts");
     const bundled = await bundleMain(tmp);
     // Both forms of kcm start with their code caches saved (measure.ts).
-    const root = repoPath("").replace(/\/$/, "");
-    await warmCodeCache(root, [
-      "main.ts",
-      ...(bundled === undefined ? [] : [relative(root, bundled)]),
+    await warmCodeCache(REPO_ROOT, [
+      main,
+      ...(bundled === undefined ? [] : [bundled]),
     ]);
     const deno = (...args: string[]) => async () =>
       (await timeCommand({

@@ -27,6 +27,7 @@ import {
   interleave,
   KCM_V8_FLAGS,
   median,
+  REPO_ROOT,
   repoPath,
   timeCommand,
   useFreshDenoDir,
@@ -36,9 +37,9 @@ import {
 
 const { other, rounds } = versusArgs("isolate_versus.ts", 40);
 await using _denoDir = await useFreshDenoDir();
-const here = repoPath("").replace(/\/$/, "");
-await warmCodeCache(other, ["main.ts"]);
-await warmCodeCache(here, ["main.ts"]);
+const here = REPO_ROOT;
+await warmCodeCache(other, [join(other, "main.ts")]);
+await warmCodeCache(here, [join(here, "main.ts")]);
 const tmp = await Deno.makeTempDir({ prefix: "kcm-bench-versus-" });
 try {
   const isolate = async (checkout: string, name: string, record = true) => {

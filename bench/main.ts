@@ -19,7 +19,12 @@ import { printKubeletComparison } from "./kubelet_compare.ts";
 import { benchNodeReportScale } from "./node_report_scale.ts";
 import type { BenchOptions } from "./options.ts";
 import { benchReconcileScale } from "./reconcile_scale.ts";
-import { repoPath, useFreshDenoDir, warmCodeCache } from "./measure.ts";
+import {
+  REPO_ROOT,
+  repoPath,
+  useFreshDenoDir,
+  warmCodeCache,
+} from "./measure.ts";
 import { formatTable, type Row } from "./table.ts";
 import { benchWebhook } from "./webhook.ts";
 
@@ -63,11 +68,13 @@ async function run(): Promise<number> {
   // Every program timed loads from caches written in this run, kcm's
   // code caches saved before any is timed (measure.ts).
   await using _denoDir = await useFreshDenoDir();
-  const kcmModules = ["main.ts"];
+  const kcmModules = [repoPath("main.ts")];
   for await (const entry of Deno.readDir(repoPath("commands"))) {
-    if (entry.name.endsWith(".ts")) kcmModules.push(`commands/${entry.name}`);
+    if (entry.name.endsWith(".ts")) {
+      kcmModules.push(repoPath(`commands/${entry.name}`));
+    }
   }
-  await warmCodeCache(repoPath("").replace(/\/$/, ""), kcmModules);
+  await warmCodeCache(REPO_ROOT, kcmModules);
   const wanted = (name: string) =>
     only === name || (only === undefined && !OPT_IN.includes(name));
   const started = performance.now();

@@ -114,6 +114,9 @@ export function repoPath(relative: string): string {
   return new URL(`../${relative}`, import.meta.url).pathname;
 }
 
+/** The root directory of this repository, without a trailing slash. */
+export const REPO_ROOT = repoPath("").replace(/\/$/, "");
+
 /**
  * The V8 flag kcm ships with (`deno task compile`, the `install` launcher):
  * kcm runs measured here get it too, so they behave like the binary.
@@ -156,9 +159,9 @@ export async function useFreshDenoDir(): Promise<AsyncDisposable> {
 }
 
 /**
- * Makes sure the V8 code cache of each of `modules` (paths relative to
- * `checkout`, a kcm tree) is in the current Deno cache, by importing them
- * all from a program that ends by itself. Deno saves a module's code cache after the fact, and a process
+ * Makes sure the V8 code cache of each of `modules` (absolute paths) is
+ * in the current Deno cache, by importing them all from a program that
+ * ends by itself, run with the configuration of `checkout` (a kcm tree). Deno saves a module's code cache after the fact, and a process
  * that ends with `Deno.exit()` soon after loading can end before it is
  * saved: measured on 2026-11-29, `kcm isolate` of a tree that loads no
  * module after its own never saved its cache in 60 runs (and so compiled
@@ -179,9 +182,7 @@ export async function warmCodeCache(
     await Deno.writeTextFile(
       program,
       modules.map((path) =>
-        `import ${
-          JSON.stringify(new URL(`file://${checkout}/${path}`).href)
-        };\n`
+        `import ${JSON.stringify(new URL(`file://${path}`).href)};\n`
       ).join(""),
     );
     const result = await new Deno.Command(DENO, {
