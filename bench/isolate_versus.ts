@@ -28,7 +28,6 @@ import {
   KCM_V8_FLAGS,
   median,
   REPO_ROOT,
-  repoPath,
   timeCommand,
   useFreshDenoDir,
   versusArgs,
