@@ -23,10 +23,8 @@ import {
   interleave,
   KCM_V8_FLAGS,
   median,
-  REPO_ROOT,
   repoPath,
   timeCommand,
-  warmCodeCache,
 } from "./measure.ts";
 import { type Row, timeRow } from "./table.ts";
 import type { BenchOptions } from "./options.ts";
@@ -96,11 +94,6 @@ export async function benchIsolateStartup(
     }
     const main = repoPath("main.ts");
     const bundled = await bundleMain(tmp);
-    // Both forms of kcm start with their code caches saved (measure.ts).
-    await warmCodeCache(REPO_ROOT, [
-      main,
-      ...(bundled === undefined ? [] : [bundled]),
-    ]);
     const deno = (...args: string[]) => async () =>
       (await timeCommand({
         command: DENO,

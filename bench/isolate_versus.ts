@@ -8,7 +8,7 @@
  * temp dir (the disk, as in benchmark 1), and every process loads its
  * modules from one fresh Deno cache (`useFreshDenoDir()`: with the shared
  * one, identical checkouts differed by 5 ms) that holds both checkouts'
- * code caches (`warmCodeCache()`). Every config directory holds
+ * code caches (`warmCodeCache()` for the other one). Every config directory holds
  * this machine's topology record, as one `kcm init` made would (a kcm
  * that predates the record ignores it); `hereNoRecord` is this checkout
  * on a directory without one (made by the 2017 tool).
@@ -37,8 +37,8 @@ import {
 const { other, rounds } = versusArgs("isolate_versus.ts", 40);
 await using _denoDir = await useFreshDenoDir();
 const here = REPO_ROOT;
+// This checkout saves its own code cache (main.ts); an older one may not.
 await warmCodeCache(other, [join(other, "main.ts")]);
-await warmCodeCache(here, [join(here, "main.ts")]);
 const tmp = await Deno.makeTempDir({ prefix: "kcm-bench-versus-" });
 try {
   const isolate = async (checkout: string, name: string, record = true) => {

@@ -19,12 +19,7 @@ import { printKubeletComparison } from "./kubelet_compare.ts";
 import { benchNodeReportScale } from "./node_report_scale.ts";
 import type { BenchOptions } from "./options.ts";
 import { benchReconcileScale } from "./reconcile_scale.ts";
-import {
-  REPO_ROOT,
-  repoPath,
-  useFreshDenoDir,
-  warmCodeCache,
-} from "./measure.ts";
+import { useFreshDenoDir } from "./measure.ts";
 import { formatTable, type Row } from "./table.ts";
 import { benchWebhook } from "./webhook.ts";
 
@@ -65,16 +60,9 @@ async function run(): Promise<number> {
     return 2;
   }
   const options: BenchOptions = { quick };
-  // Every program timed loads from caches written in this run, kcm's
-  // code caches saved before any is timed (measure.ts).
+  // Every program timed loads from caches written in this run (measure.ts);
+  // kcm saves its code cache on its first run, a warm-up round.
   await using _denoDir = await useFreshDenoDir();
-  const kcmModules = [repoPath("main.ts")];
-  for await (const entry of Deno.readDir(repoPath("commands"))) {
-    if (entry.name.endsWith(".ts")) {
-      kcmModules.push(repoPath(`commands/${entry.name}`));
-    }
-  }
-  await warmCodeCache(REPO_ROOT, kcmModules);
   const wanted = (name: string) =>
     only === name || (only === undefined && !OPT_IN.includes(name));
   const started = performance.now();

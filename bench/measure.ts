@@ -161,16 +161,15 @@ export async function useFreshDenoDir(): Promise<AsyncDisposable> {
 /**
  * Makes sure the V8 code cache of each of `modules` (absolute paths) is
  * in the current Deno cache, by importing them all from a program that
- * ends by itself, run with the configuration of `checkout` (a kcm tree). Deno saves a module's code cache after the fact, and a process
- * that ends with `Deno.exit()` soon after loading can end before it is
- * saved: measured on 2026-11-29, `kcm isolate` of a tree that loads no
- * module after its own never saved its cache in 60 runs (and so compiled
- * every module from source on every run, about 5 ms), `main.ts
- * --version` saved it one time in two, and a program that ended by itself
- * always did. kcm's main.ts ends with `Deno.exit()`, so every timed run
- * of a checkout is preceded by this. Importing main.ts runs none of kcm
- * (its entry point waits for `import.meta.main`); `modules` must be as
- * free of effects.
+ * ends by itself, run with the configuration of `checkout` (a kcm tree).
+ * Deno saves a module's code cache only once a later module loads: a kcm
+ * from before main.ts loaded an empty module at its end, and whose
+ * `isolate` loads no module after its own, never saved its cache (60 runs
+ * from a fresh cache, so every module compiled from source every time,
+ * 5-6 ms), while a program that ends by itself always does. So another
+ * checkout is warmed with this before it is timed against this one.
+ * Importing main.ts runs none of kcm (its entry point waits for
+ * `import.meta.main`); `modules` must be as free of effects.
  */
 export async function warmCodeCache(
   checkout: string,
